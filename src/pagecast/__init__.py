@@ -1,0 +1,1 @@
+"""pagecast: a self-hosted browser rendering service."""

@@ -1,0 +1,1 @@
+"""Browser management: launching Chromium, warm isolated page slots, the pool."""

@@ -1,0 +1,102 @@
+"""One render from request to artifact: lease a slot, load, capture, within one deadline.
+
+This is what the HTTP API, the CLI and (later) queue workers call; it knows nothing of any of
+them. It owns the two policies that need the whole picture:
+
+* the timeout covers the render only: time spent waiting for a slot is not charged to it;
+* a render hit by a browser crash is retried once on the relaunched browser, then gets 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, TypeVar
+
+from playwright.async_api import Error as PlaywrightError
+
+from pagecast.browser.emulation import emulation_for
+from pagecast.browser.pool import BrowserPool
+from pagecast.browser.slot import Slot
+from pagecast.capture import CAPTURES, Artifact, Capture
+from pagecast.capture.document import build_document
+from pagecast.capture.load import Stage, load
+from pagecast.errors import (
+    BrowserUnavailable,
+    InvalidOption,
+    PageCrashed,
+    PagecastError,
+    RenderTimeout,
+)
+from pagecast.models.page import PageOptions
+from pagecast.settings import Settings
+
+log = logging.getLogger(__name__)
+R = TypeVar("R", bound=PageOptions)
+
+
+class _BrowserDied(Exception):
+    pass
+
+
+class Renderer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool = BrowserPool(settings)
+
+    async def start(self) -> None:
+        await self.pool.start()
+
+    async def stop(self) -> None:
+        await self.pool.stop()
+
+    def capture_for(self, request: PageOptions) -> Capture[Any]:
+        for capture in CAPTURES.values():
+            if type(request) is capture.request_model:
+                return capture
+        raise TypeError(f"no capture for {type(request).__name__}")
+
+    async def render(self, request: R) -> Artifact:
+        capture = self.capture_for(request)
+        timeout_ms = request.timeout or self.settings.default_timeout_ms
+        if timeout_ms > self.settings.max_timeout_ms:
+            raise InvalidOption("timeout", f"at most {self.settings.max_timeout_ms} ms on this server")
+        document = build_document(request) if request.html is not None else None
+        emulation = emulation_for(request, default_media=capture.default_media)
+        for attempt in (1, 2):
+            stage = Stage()
+            try:
+                async with self.pool.lease() as slot:
+                    return await self._attempt(slot, capture, request, timeout_ms, stage,
+                                               document, emulation)  # fmt: skip
+            except _BrowserDied:
+                log.warning("browser died while %s (attempt %d)", stage.now, attempt)
+        raise BrowserUnavailable("The browser crashed twice during this render", retry_after=1)
+
+    async def _attempt(self, slot: Slot, capture: Capture[Any], request: PageOptions,
+                       timeout_ms: int, stage: Stage, document: bytes | None,
+                       emulation: Any) -> Artifact:  # fmt: skip
+        try:
+            async with asyncio.timeout(timeout_ms / 1000):
+                stage.now = "preparing the page"
+                await slot.prepare(request, emulation, document)
+                await load(slot.target, request, stage)
+                return await capture.run(slot.target, request)
+        except TimeoutError:
+            self._raise_if_dead(slot)
+            raise RenderTimeout(f"Render did not finish within {timeout_ms} ms ({stage.now})") from None
+        except (PagecastError, PlaywrightError) as exc:
+            self._raise_if_dead(slot)
+            if isinstance(exc, PagecastError):
+                raise
+            log.exception("unexpected browser error while %s", stage.now)
+            raise PagecastError("The render failed unexpectedly") from exc
+
+    @staticmethod
+    def _raise_if_dead(slot: Slot) -> None:
+        if not slot.browser.browser.is_connected():
+            raise _BrowserDied
+        if slot.crashed:
+            raise PageCrashed(
+                "The page crashed while rendering (it likely ran out of memory)"
+            )
