@@ -24,8 +24,8 @@ from pagecast.capture.load import Stage, load
 from pagecast.errors import (
     BrowserUnavailable,
     InvalidOption,
-    PageCrashed,
     PagecastError,
+    PageCrashed,
     RenderTimeout,
 )
 from pagecast.models.page import PageOptions
@@ -97,6 +97,4 @@ class Renderer:
         if not slot.browser.browser.is_connected():
             raise _BrowserDied
         if slot.crashed:
-            raise PageCrashed(
-                "The page crashed while rendering (it likely ran out of memory)"
-            )
+            raise PageCrashed("The page crashed while rendering (it likely ran out of memory)")

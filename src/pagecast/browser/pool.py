@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from playwright.async_api import Playwright, async_playwright
 
@@ -152,7 +153,7 @@ class BrowserPool:
         if reusable:
             try:
                 await slot.scrub()
-            except Exception as exc:  # noqa: BLE001 - any failure means: rebuild
+            except Exception as exc:
                 log.info("scrub failed, rebuilding slot: %s", exc)
             else:
                 self._idle.put_nowait(slot)
@@ -176,7 +177,7 @@ class BrowserPool:
             try:
                 browser = await self._current_browser()
                 slot = await Slot.open(browser, self._user_agent)
-            except Exception as exc:  # noqa: BLE001 - retried with backoff below
+            except Exception as exc:
                 if delay is None:
                     log.error("could not open a browser slot: %s", exc)
                     return
@@ -262,7 +263,7 @@ class BrowserPool:
             except Exception:  # the monitor must outlive any single failure
                 log.exception("browser monitor iteration failed")
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
-
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from playwright._impl._api_structures import SetCookieParam
 from playwright.async_api import BrowserContext, CDPSession, Page, Route
@@ -134,7 +134,7 @@ class Slot:
         self.browser.renders += 1
         if document is not None:
             self._document = document
-        steps = [self._emulation.apply(emulation)]
+        steps: list[Awaitable[object]] = [self._emulation.apply(emulation)]
         if options.headers:
             self._dirty_headers = True
             steps.append(self.page.set_extra_http_headers(options.headers))
@@ -164,7 +164,7 @@ class Slot:
             await self.page.goto(BLANK_URL, wait_until="commit")
             origins, self._origins = self._origins | {SYNTHETIC_ORIGIN}, set()
             cdp = self.target.cdp
-            steps = [
+            steps: list[Awaitable[object]] = [
                 # window.name survives same-site navigations by design; reset it by hand.
                 self.page.evaluate("window.name = ''"),
                 cdp.send("Page.resetNavigationHistory"),
@@ -184,7 +184,7 @@ class Slot:
         try:
             async with asyncio.timeout(SCRUB_TIMEOUT_S):
                 await self.context.close()
-        except Exception:  # noqa: BLE001 - a dead browser has nothing left to close
+        except Exception:
             pass
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import TypedDict
+
+from typing_extensions import TypedDict
 
 
 class Size(TypedDict):

@@ -96,7 +96,7 @@ class PageOptions(ApiModel):
     )  # fmt: skip
 
     # --- emulation ---
-    viewport: Viewport | None = Field(None, description="Defaults to 1280×720, or the device's.")
+    viewport: Viewport | None = Field(None, description="Defaults to 1280x720, or the device's.")
     device: str | None = Field(None, description="A Playwright device name.", examples=["iPhone 13"])
     user_agent: str | None = Field(None, examples=["Mozilla/5.0 (X11; Linux x86_64) ..."])
     locale: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", examples=["de-DE"])
@@ -175,4 +175,3 @@ class PageOptions(ApiModel):
         if self.html is None and (self.css or self.javascript or self.base_url):
             raise PydanticCustomError("source", "css, javascript and baseUrl apply only to html")
         return self
-

@@ -1,0 +1,47 @@
+"""The FastAPI application: wiring only; each route group lives in ``routes/``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from pagecast import __version__
+from pagecast.api import errors
+from pagecast.api.middleware import BodyLimit, RequestId
+from pagecast.api.routes import compat, health, render
+from pagecast.renderer import Renderer
+from pagecast.settings import Settings
+
+DESCRIPTION = """Render HTML or a URL to an image or a PDF with a warm pool of isolated Chromium
+pages. Every error has the shape `{success: false, error: {code, message, requestId}}`."""
+
+
+def create_app(settings: Settings | None = None, renderer: Renderer | None = None) -> FastAPI:
+    settings = settings or Settings()
+    renderer = renderer or Renderer(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await renderer.start()
+        try:
+            yield
+        finally:
+            await renderer.stop()
+
+    app = FastAPI(
+        title="pagecast", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )  # fmt: skip
+    app.state.settings = settings
+    app.state.renderer = renderer
+    errors.install(app)
+    # JSON bodies carry html up to max_html_bytes; allow the JSON envelope around it.
+    app.add_middleware(BodyLimit, limit=settings.max_html_bytes + 1024 * 1024)
+    app.add_middleware(RequestId)  # outermost, so even a 413 carries the id
+    app.include_router(render.router)
+    app.include_router(compat.router)
+    app.include_router(health.router)
+    return app

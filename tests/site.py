@@ -1,0 +1,80 @@
+"""A real HTTP server on loopback for tests: serves given bodies and records what it saw."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Page:
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+    hang: bool = False  # never answer (for timeout tests)
+
+
+class Site:
+    def __init__(self) -> None:
+        self.pages: dict[str, Page] = {}
+        self.seen: list[Seen] = []
+        self._release = threading.Event()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                site.seen.append(Seen("GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
+                page = site.pages.get(path)
+                if page is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if page.hang:
+                    site._release.wait(60)
+                    return
+                self.send_response(page.status)
+                self.send_header("Content-Type", page.content_type)
+                self.send_header("Content-Length", str(len(page.body)))
+                for k, v in page.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(page.body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def add(self, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8",
+            **kwargs: object) -> str:  # fmt: skip
+        data = body.encode() if isinstance(body, str) else body
+        self.pages[path] = Page(data, content_type, **kwargs)  # type: ignore[arg-type]
+        return self.url(path)
+
+    def hits(self, path: str) -> list[Seen]:
+        return [s for s in self.seen if s.path.split("?")[0] == path]
+
+    def close(self) -> None:
+        self._release.set()
+        self.server.shutdown()
+        self.server.server_close()
