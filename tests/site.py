@@ -28,6 +28,7 @@ class Site:
         self.pages: dict[str, Page] = {}
         self.seen: list[Seen] = []
         self._release = threading.Event()
+        self._hit = threading.Condition()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,7 +36,9 @@ class Site:
 
             def do_GET(self) -> None:
                 path = self.path.split("?")[0]
-                site.seen.append(Seen("GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
+                with site._hit:
+                    site.seen.append(Seen("GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
+                    site._hit.notify_all()
                 page = site.pages.get(path)
                 if page is None:
                     self.send_response(404)
@@ -73,6 +76,12 @@ class Site:
 
     def hits(self, path: str) -> list[Seen]:
         return [s for s in self.seen if s.path.split("?")[0] == path]
+
+    def wait_for_hits(self, path: str, count: int = 1, timeout: float = 30) -> None:
+        """Block until ``path`` was requested ``count`` times (an event, not a sleep)."""
+        with self._hit:
+            if not self._hit.wait_for(lambda: len(self.hits(path)) >= count, timeout):
+                raise TimeoutError(f"{path} requested {len(self.hits(path))} times, wanted {count}")
 
     def close(self) -> None:
         self._release.set()

@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 from playwright.async_api import Browser, Playwright
 
+from pagecast.browser.origin import SECURE_ORIGIN_FLAG
 from pagecast.errors import BrowserUnavailable
 
 BASE_ARGS = (
@@ -25,7 +26,7 @@ BASE_ARGS = (
     "--disable-default-apps",
     "--disable-dev-shm-usage",  # /dev/shm is 64 MB in containers; large pages crash there
     # Isolation: a page kept in the back/forward cache would survive our scrub navigation.
-    "--disable-features=BackForwardCache,RenderDocument,Translate,MediaRouter,OptimizationHints",
+    "--disable-features=BackForwardCache,RenderDocument,Translate,MediaRouter,OptimizationHints,LocalNetworkAccessChecks",
     # Timers of a page we are rendering must not be throttled as if it were a background tab.
     "--disable-renderer-backgrounding",
     "--disable-background-timer-throttling",
@@ -69,7 +70,8 @@ def chromium_args(extra: list[str], *, heap_mb: int) -> list[str]:
     # process tree among other browsers on the machine.
     return [
         *BASE_ARGS,
-        f"--js-flags=--max-old-space-size={heap_mb}",  # a JS memory bomb dies here, not in the kernel OOM
+        f"--js-flags=--max-old-space-size={heap_mb}",
+        SECURE_ORIGIN_FLAG,  # a JS memory bomb dies here, not in the kernel OOM
         *extra,
     ]
 

@@ -1,6 +1,8 @@
 """Memory of a Chromium process tree, and the renderer watchdog.
 
-RSS summed over the tree over-counts shared pages, which errs on the side of recycling early.
+Every Chromium process maps the same 200+ MB binary, so summed RSS counts it once per process
+and says a fresh browser uses 1.5 GB. PSS (proportional set size, from smaps_rollup) splits
+shared pages between the processes that share them, so the sum is the real footprint.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ def _tree(process: psutil.Process | None) -> list[psutil.Process]:
         return []
 
 
-def tree_rss_mb(process: psutil.Process | None) -> float:
+def _pss(proc: psutil.Process) -> int:
+    return int(proc.memory_full_info().pss)
+
+
+def tree_memory_mb(process: psutil.Process | None) -> float:
     total = 0
     for proc in _tree(process):
         try:
-            total += proc.memory_info().rss
+            total += _pss(proc)
         except psutil.Error:
             continue
     return total / MB
@@ -39,10 +45,10 @@ def kill_oversized_renderers(process: psutil.Process | None, limit_mb: int) -> l
     killed = []
     for proc in _tree(process)[1:]:
         try:
-            rss_mb = proc.memory_info().rss / MB
-            if rss_mb > limit_mb and "--type=renderer" in proc.cmdline():
+            mb = _pss(proc) / MB
+            if mb > limit_mb and "--type=renderer" in proc.cmdline():
                 proc.kill()
-                killed.append((proc.pid, rss_mb))
+                killed.append((proc.pid, mb))
         except psutil.Error:
             continue
     return killed

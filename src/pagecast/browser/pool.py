@@ -23,7 +23,7 @@ from typing import Any
 from playwright.async_api import Playwright, async_playwright
 
 from pagecast.browser.launcher import BrowserProcess, launch
-from pagecast.browser.memory import kill_oversized_renderers, tree_rss_mb
+from pagecast.browser.memory import kill_oversized_renderers, tree_memory_mb
 from pagecast.browser.slot import Slot
 from pagecast.errors import BrowserUnavailable, PagecastError, QueueFull
 from pagecast.settings import Settings
@@ -95,7 +95,7 @@ class BrowserPool:
         return self._browser.renders if self._browser else 0
 
     def memory_mb(self) -> float:
-        return tree_rss_mb(self._browser.process()) if self._browser else 0.0
+        return tree_memory_mb(self._browser.process()) if self._browser else 0.0
 
     def retry_after(self) -> float:
         """Seconds until a queue slot is likely free: the backlog times the mean render time."""
@@ -258,8 +258,8 @@ class BrowserPool:
                                 pid, mb, settings.page_max_memory_mb)  # fmt: skip
                 if browser.renders >= settings.browser_max_renders:
                     await self.recycle(f"{browser.renders} renders")
-                elif (mb := await asyncio.to_thread(tree_rss_mb, process)) > settings.browser_max_memory_mb:
-                    await self.recycle(f"{mb:.0f} MB resident")
+                elif (mb := await asyncio.to_thread(tree_memory_mb, process)) > settings.browser_max_memory_mb:
+                    await self.recycle(f"{mb:.0f} MB in use")
             except Exception:  # the monitor must outlive any single failure
                 log.exception("browser monitor iteration failed")
 

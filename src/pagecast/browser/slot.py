@@ -23,14 +23,9 @@ from playwright.async_api import BrowserContext, CDPSession, Page, Route
 
 from pagecast.browser.emulation import Emulation, EmulationState
 from pagecast.browser.launcher import BrowserProcess
+from pagecast.browser.origin import BLANK_URL, DOCUMENT_URL, SYNTHETIC_ORIGIN
 from pagecast.models.page import Cookie, PageOptions
 
-# HTML sources are served here through request interception: a real navigation to a stable
-# https origin, so storage APIs work and consecutive renders stay on one renderer process.
-# `.invalid` can never resolve, so nothing we intercept could shadow a real site.
-SYNTHETIC_ORIGIN = "https://render.pagecast.invalid"
-DOCUMENT_URL = f"{SYNTHETIC_ORIGIN}/"
-BLANK_URL = f"{SYNTHETIC_ORIGIN}/__pagecast_blank__"
 _BLANK = b"<!doctype html><html><head><meta charset=utf-8></head><body></body></html>"
 SCRUB_TIMEOUT_S = 5.0
 
