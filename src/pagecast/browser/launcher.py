@@ -25,8 +25,32 @@ BASE_ARGS = (
     "--no-first-run",
     "--disable-default-apps",
     "--disable-dev-shm-usage",  # /dev/shm is 64 MB in containers; large pages crash there
-    # Isolation: a page kept in the back/forward cache would survive our scrub navigation.
-    "--disable-features=BackForwardCache,RenderDocument,Translate,MediaRouter,OptimizationHints,LocalNetworkAccessChecks",
+    # Chromium keeps only the last --disable-features, so this list repeats Playwright's own
+    # (HttpsUpgrades would rewrite http:// URLs, PaintHolding delays first paint...) and adds:
+    # BackForwardCache (a cached page would survive our scrub navigation) and
+    # LocalNetworkAccessChecks (network policy belongs to pagecast's egress layer, one place).
+    "--disable-features="
+    + ",".join(
+        (
+            "AvoidUnnecessaryBeforeUnloadCheckSync",
+            "DestroyProfileOnBrowserClose",
+            "HttpsUpgrades",
+            "HttpsFirstBalancedModeAutoEnable",
+            "LensOverlay",
+            "MediaRouter",
+            "PaintHolding",
+            "ThirdPartyStoragePartitioning",
+            "AvoidCorsURLLoaderRestartOnRedirect",
+            "OptimizationHints",
+            "NetworkTimeServiceQuerying",
+            "AimEnabled",
+            "PreconnectToSearch",
+            "Translate",
+            "BackForwardCache",
+            "RenderDocument",
+            "LocalNetworkAccessChecks",
+        )
+    ),
     # Timers of a page we are rendering must not be throttled as if it were a background tab.
     "--disable-renderer-backgrounding",
     "--disable-background-timer-throttling",

@@ -258,7 +258,9 @@ class BrowserPool:
                                 pid, mb, settings.page_max_memory_mb)  # fmt: skip
                 if browser.renders >= settings.browser_max_renders:
                     await self.recycle(f"{browser.renders} renders")
-                elif (mb := await asyncio.to_thread(tree_memory_mb, process)) > settings.browser_max_memory_mb:
+                elif (
+                    mb := await asyncio.to_thread(tree_memory_mb, process)
+                ) > settings.browser_max_memory_mb:
                     await self.recycle(f"{mb:.0f} MB in use")
             except Exception:  # the monitor must outlive any single failure
                 log.exception("browser monitor iteration failed")
