@@ -26,10 +26,23 @@ def request_id(request: Request) -> str:
 
 def error_response(request: Request, status: int, code: str, message: str,
                    *, retry_after: float | None = None, **extra: Any) -> ORJSONResponse:  # fmt: skip
-    body = {"success": False, "error": {"code": code, "message": message,
-                                        "requestId": request_id(request), **extra}}  # fmt: skip
+    body = _utf8({"success": False, "error": {"code": code, "message": message,
+                                              "requestId": request_id(request), **extra}})  # fmt: skip
     headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after is not None else None
     return ORJSONResponse(body, status_code=status, headers=headers)
+
+
+def _utf8(value: Any) -> Any:
+    """``value`` with lone surrogates escaped: JSON's ``"\\ud800"`` decodes to one, messages echo
+    the client's input (a URL, a header name) and orjson refuses to encode it, which turned a
+    4xx into a 500."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {k: _utf8(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utf8(v) for v in value]
+    return value
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -50,6 +63,13 @@ async def _pagecast_error(request: Request, exc: Exception) -> ORJSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> ORJSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        # Its loc is ("body", <character offset>): a path like "1" would name no field.
+        error = next(e for e in exc.errors() if e["type"] == "json_invalid")
+        reason = error.get("ctx", {}).get("error", error["msg"])
+        message = f"Malformed JSON body: {reason}"
+        return error_response(request, 422, "invalid_request", message,
+                              details=[{"field": "body", "message": message}])  # fmt: skip
     details = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
     if any(e["type"] == "payload_too_large" for e in exc.errors()):
         return error_response(request, 413, "payload_too_large", "html is larger than 50 MB")
@@ -59,6 +79,12 @@ async def _validation_error(request: Request, exc: Exception) -> ORJSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> ORJSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        # FastAPI's 400 means its JSON parser raised something other than a decode error
+        # (nesting too deep, an integer over 4300 digits): malformed JSON all the same.
+        message = "Malformed JSON body: it could not be parsed"
+        return error_response(request, 422, "invalid_request", message,
+                              details=[{"field": "body", "message": message}])  # fmt: skip
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
         exc.status_code, "http_error"
     )

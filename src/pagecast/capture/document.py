@@ -20,9 +20,37 @@ def _script_text(source: str) -> str:
     return re.sub(r"</(script)", r"<\\/\1", source, flags=re.IGNORECASE)
 
 
-def _insert(doc: str, pattern: re.Pattern[str], snippet: str, *, after: bool, fallback_end: bool) -> str:
-    """Put ``snippet`` at ``pattern`` (after or before it), else at the end or after the prologue."""
-    match = pattern.search(doc) or (None if fallback_end else _PROLOGUE.match(doc))
+# Text that only looks like markup: a "</body>" in a JS string or a comment is not the tag, and
+# inserting there would put our snippet inside the page's script (breaking it) or a comment.
+# An unclosed one runs to the end, as the parser treats it (and keeps the scan linear).
+_NOT_MARKUP = r"<(script|style|textarea|title)\b[^>]*>.*?(?:</\1\s*>|\Z)|<!--.*?(?:-->|\Z)"
+
+
+def _real(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` as a scanner that steps over script, style and comment text in one pass."""
+    return re.compile(f"{_NOT_MARKUP}|(?P<tag>{pattern.pattern})", re.IGNORECASE | re.DOTALL)
+
+
+_REAL = {p: _real(p) for p in (_HEAD_OPEN, _HEAD_CLOSE, _BODY_CLOSE)}
+
+
+def _find(doc: str, pattern: re.Pattern[str], *, last: bool) -> re.Match[str] | None:
+    found = None
+    for match in _REAL[pattern].finditer(doc):
+        if match.group("tag") is not None:
+            found = match
+            if not last:
+                break
+    return found
+
+
+def _insert(doc: str, pattern: re.Pattern[str], snippet: str, *, after: bool, fallback_end: bool,
+            last: bool = False) -> str:  # fmt: skip
+    """Put ``snippet`` at ``pattern`` (after or before it), else at the end or after the prologue.
+
+    ``last``: use the last such tag (``</body>``: the real one ends the document), else the first.
+    """
+    match = _find(doc, pattern, last=last) or (None if fallback_end else _PROLOGUE.match(doc))
     if match is None:
         return doc + snippet
     at = match.end() if after else match.start()
@@ -42,5 +70,5 @@ def build_document(options: PageOptions) -> bytes:
         doc = _insert(doc, _HEAD_CLOSE, style, after=False, fallback_end=True)
     if options.javascript:
         script = "<script>" + _script_text(options.javascript) + "</script>"
-        doc = _insert(doc, _BODY_CLOSE, script, after=False, fallback_end=True)
+        doc = _insert(doc, _BODY_CLOSE, script, after=False, fallback_end=True, last=True)
     return doc.encode()

@@ -34,18 +34,21 @@ class PdfRequest(PageOptions):
     format: PaperFormat | None = Field(None, description="Paper size; default Letter.", examples=["A4"])
     width: str | None = Field(None, description="Paper width (overrides format).", examples=["8.5in"])
     height: str | None = Field(None, description="Paper height.", examples=["11in"])
-    margin: Margin | None = None
-    landscape: bool = False
+    margin: Margin | None = Field(None, description="Blank space around the content; default none.")
+    landscape: bool = Field(False, description="Rotate the paper: width and height swap.")
     print_background: bool = Field(False, description="Print CSS backgrounds.")
-    scale: float = Field(1, ge=0.1, le=2)
+    scale: float = Field(1, ge=0.1, le=2, description="Zoom of the page content.", examples=[0.8])
     page_ranges: str | None = Field(None, pattern=r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$",
-                                    examples=["1-3, 5"])  # fmt: skip
-    display_header_footer: bool = False
+                                    description="1-based pages to keep.", examples=["1-3, 5"])  # fmt: skip
+    display_header_footer: bool = Field(False, description="Print headerTemplate and footerTemplate.")
     header_template: str | None = Field(
         None, description="HTML; classes date, title, url, pageNumber, totalPages are filled in.",
         examples=['<div style="font-size:10px">Page <span class="pageNumber"></span></div>'],
     )  # fmt: skip
-    footer_template: str | None = None
+    footer_template: str | None = Field(
+        None, description="HTML, like headerTemplate.",
+        examples=['<div><span class="pageNumber"></span> / <span class="totalPages"></span></div>'],
+    )  # fmt: skip
     prefer_css_page_size: bool = Field(
         False, alias="preferCSSPageSize", description="Use the page's @page size."
     )
@@ -53,6 +56,16 @@ class PdfRequest(PageOptions):
     tagged: bool = Field(False, description="Produce a tagged (accessible) PDF.")
 
     _lengths = field_validator("width", "height")(_css_length)
+
+    @field_validator("page_ranges")
+    @classmethod
+    def _ranges(cls, value: str | None) -> str | None:
+        # The pattern checks the syntax; Chromium answers "0" or "3-1" with a protocol error.
+        for part in (value or "").split(","):
+            bounds = [int(b) for b in part.split("-") if b.strip()]
+            if bounds and (min(bounds) < 1 or bounds[0] > bounds[-1]):
+                raise PydanticCustomError("page_range", "pages count from 1 and ranges go up, like 1-3, 5")
+        return value
 
     @model_validator(mode="after")
     def _size(self) -> Self:
