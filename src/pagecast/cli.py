@@ -76,7 +76,10 @@ async def _capture_once(capture: Capture[Any], fields: dict[str, Any], output: P
         request = capture.request_model.model_validate(fields)
     except ValidationError as exc:
         for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "options"
+            loc = [str(p) for p in error["loc"]]
+            if loc and loc[0] in capture.request_model.model_fields:
+                loc[0] = _flag(loc[0])  # name the flag the user typed, not the Python field
+            where = ".".join(loc) or "options"
             print(f"pagecast: {where}: {error['msg']}", file=sys.stderr)
         return 2
     from pagecast.renderer import Renderer  # Playwright import only when a browser is needed

@@ -305,3 +305,31 @@ async def test_odd_bodies_never_500(client: httpx.AsyncClient, path: str) -> Non
         if r.status_code != 200:
             error_of(r, r.status_code, r.json()["error"]["code"])
     assert statuses.get(422, 0) > len(_ODD_BODIES) // 2, statuses
+
+
+async def test_lone_surrogate_echoed_in_a_message_is_not_500(client: httpx.AsyncClient) -> None:
+    # JSON "\ud800" decodes to a lone surrogate; the 502's message quotes the URL back.
+    body = json.dumps({"url": "http://a\ud800.invalid/"}).encode()
+    error = error_of(await client.post("/v1/render", content=body, headers=JSON), 502, "navigation_failed")
+    assert "\\ud800" in error["message"]
+
+
+# --- known 500s in code owned elsewhere (reported). Strict: once fixed, drop the mark. -----------
+
+
+@pytest.mark.xfail(strict=True, reason="values Chromium refuses reach slot.prepare/build_document unchecked")
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"headers": {"bad\nname": "x"}},  # Network.setExtraHTTPHeaders: Invalid header name
+        {"userAgent": "bad\u0000agent"},  # Emulation.setUserAgentOverride: Invalid characters
+        {"cookies": [{"name": "a;b", "value": "c"}]},  # Storage.setCookies: Invalid cookie fields
+        {"cookies": [{"name": "a", "value": "b", "domain": "..."}]},
+        {"permissions": ["not-a-permission"]},  # grant_permissions: Unknown permission
+        {"css": "p{}\ud800"},  # capture/document.py: UnicodeEncodeError in doc.encode()
+    ],
+)
+async def test_options_chromium_refuses_are_4xx(client: httpx.AsyncClient, options: dict[str, Any]) -> None:
+    body = json.dumps({"html": "<p>x</p>", **options}).encode()
+    r = await client.post("/v1/render", content=body, headers=JSON)
+    assert r.status_code == 422, r.text

@@ -291,7 +291,9 @@ async def test_user_agent_is_sent_and_reported(client: httpx.AsyncClient, site: 
 
 async def test_default_user_agent_is_not_headless(client: httpx.AsyncClient, site: Site) -> None:
     page = unique("page")
-    url = site.add(page, paint("!navigator.userAgent.includes('Headless') && navigator.userAgent.includes('Chrome/')"))
+    url = site.add(
+        page, paint("!navigator.userAgent.includes('Headless') && navigator.userAgent.includes('Chrome/')")
+    )
     assert close_to(await colour(client, url=url), LIME)
     agent = site.hits(page)[0].headers["user-agent"]
     assert "HeadlessChrome" not in agent
@@ -339,7 +341,9 @@ async def test_emulate_media(client: httpx.AsyncClient, media: str | None, expec
 
 
 @pytest.mark.parametrize(("enabled", "expected"), [(False, RED), (True, LIME)])
-async def test_java_script_enabled(client: httpx.AsyncClient, enabled: bool, expected: tuple[int, ...]) -> None:
+async def test_java_script_enabled(
+    client: httpx.AsyncClient, enabled: bool, expected: tuple[int, ...]
+) -> None:
     html = "<body style='margin:0;background:#ff0000'><script>document.body.style.background='#0f0'</script>"
     assert close_to(await colour(client, html=html, javaScriptEnabled=enabled), expected)
 

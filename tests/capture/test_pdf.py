@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from pypdf import PdfReader, PageObject
-from pypdf.generic import ContentStream
+from pypdf import PageObject, PdfReader
+from pypdf.generic import ContentStream, Destination, DictionaryObject
 
 from tests.site import Site
 
@@ -260,21 +260,27 @@ async def test_prefer_css_page_size_honours_at_page_size(client: httpx.AsyncClie
 async def test_outline_lists_the_headings(client: httpx.AsyncClient) -> None:
     html = "<h1>Alpha</h1><p>x</p><h2>Beta</h2><h1 style='break-before:page'>Gamma</h1>"
     reader = await pdf(client, html=html, outline=True)
-    assert "/Outlines" in reader.trailer["/Root"]
-    outline = reader.outline
-    assert [entry.title for entry in outline if not isinstance(entry, list)] == ["Alpha", "Gamma"]
-    assert [entry.title for entry in outline[1]] == ["Beta"]  # nested under Alpha
-    assert reader.get_destination_page_number(outline[2]) == 1  # Gamma starts page 2
+    assert "/Outlines" in reader.root_object
+    alpha, children, gamma = reader.outline  # a list after an entry holds that entry's children
+    assert isinstance(alpha, Destination)
+    assert isinstance(gamma, Destination)
+    assert isinstance(children, list)
+    assert [child.title for child in children if isinstance(child, Destination)] == ["Beta"]
+    assert (alpha.title, len(children), gamma.title) == ("Alpha", 1, "Gamma")
+    assert reader.get_destination_page_number(alpha) == 0
+    assert reader.get_destination_page_number(gamma) == 1  # Gamma starts page 2
 
     plain = await pdf(client, html=html)
-    assert "/Outlines" not in plain.trailer["/Root"]
+    assert "/Outlines" not in plain.root_object
 
 
 async def test_tagged_pdf_has_a_structure_tree(client: httpx.AsyncClient) -> None:
-    tagged = (await pdf(client, html="<h1>Title</h1><p>x</p>", tagged=True)).trailer["/Root"]
+    tagged = (await pdf(client, html="<h1>Title</h1><p>x</p>", tagged=True)).root_object
     assert "/StructTreeRoot" in tagged
-    assert bool(tagged["/MarkInfo"]["/Marked"])
-    untagged = (await pdf(client, html="<h1>Title</h1><p>x</p>")).trailer["/Root"]
+    mark_info = tagged["/MarkInfo"]
+    assert isinstance(mark_info, DictionaryObject)
+    assert bool(mark_info["/Marked"])
+    untagged = (await pdf(client, html="<h1>Title</h1><p>x</p>")).root_object
     assert "/StructTreeRoot" not in untagged
 
 

@@ -182,14 +182,18 @@ async def test_is_mobile_honours_meta_viewport(
 
 
 TOUCH = "'ontouchstart' in window && navigator.maxTouchPoints > 0 && matchMedia('(pointer: coarse)').matches"
-NO_TOUCH = "!('ontouchstart' in window) && navigator.maxTouchPoints === 0 && matchMedia('(pointer: fine)').matches"
+NO_TOUCH = (
+    "!('ontouchstart' in window) && navigator.maxTouchPoints === 0 && matchMedia('(pointer: fine)').matches"
+)
 
 
 @pytest.mark.parametrize(("has_touch", "condition"), [(True, TOUCH), (False, NO_TOUCH)])
 async def test_has_touch_is_reported_to_the_page(
     client: httpx.AsyncClient, has_touch: bool, condition: str
 ) -> None:
-    r = await render(client, html=paint(condition), viewport={"width": 100, "height": 100, "hasTouch": has_touch})
+    r = await render(
+        client, html=paint(condition), viewport={"width": 100, "height": 100, "hasTouch": has_touch}
+    )
     assert close_to(pixel(r.content, 10, 10), LIME)
 
 
