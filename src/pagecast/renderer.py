@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import Any, TypeVar
 
+from playwright._impl._errors import TargetClosedError  # public class, not re-exported by async_api
 from playwright.async_api import Error as PlaywrightError
 
 from pagecast.browser.emulation import emulation_for
@@ -82,19 +83,24 @@ class Renderer:
                 await slot.prepare(request, emulation, document)
                 await load(slot.target, request, stage)
                 return await capture.run(slot.target, request)
-        except TimeoutError:
-            self._raise_if_dead(slot)
+        except TimeoutError as exc:
+            self._raise_if_dead(slot, exc)
             raise RenderTimeout(f"Render did not finish within {timeout_ms} ms ({stage.now})") from None
         except (PagecastError, PlaywrightError) as exc:
-            self._raise_if_dead(slot)
+            self._raise_if_dead(slot, exc)
             if isinstance(exc, PagecastError):
                 raise
             log.exception("unexpected browser error while %s", stage.now)
             raise PagecastError("The render failed unexpectedly") from exc
 
-    @staticmethod
-    def _raise_if_dead(slot: Slot) -> None:
-        if not slot.browser.browser.is_connected():
-            raise _BrowserDied
+    def _raise_if_dead(self, slot: Slot, exc: BaseException) -> None:
+        """Tell a dead page or browser apart from an ordinary failure of the render."""
         if slot.crashed:
             raise PageCrashed("The page crashed while rendering (it likely ran out of memory)")
+        # The "target closed" error can arrive before Playwright marks the browser
+        # disconnected, so either sign means the browser (or our page in it) is gone.
+        closed = isinstance(exc, TargetClosedError) or isinstance(exc.__cause__, TargetClosedError)
+        if closed or not slot.browser.browser.is_connected():
+            if self.pool.stopping:
+                raise BrowserUnavailable("The server is shutting down", retry_after=1)
+            raise _BrowserDied

@@ -79,6 +79,10 @@ class BrowserPool:
         return browser is not None and browser.browser.is_connected() and bool(self._slots)
 
     @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
     def in_flight(self) -> int:
         return self._in_flight
 

@@ -11,7 +11,8 @@ import asyncio
 
 from playwright.async_api import Error as PlaywrightError
 
-from pagecast.browser.slot import DOCUMENT_URL, WarmPage
+from pagecast.browser.origin import DOCUMENT_URL
+from pagecast.browser.slot import WarmPage
 from pagecast.errors import ContentError, NavigationFailed
 from pagecast.models.page import PageOptions
 
