@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from playwright._impl._errors import TargetClosedError  # public class, not re-exported by async_api
 from playwright.async_api import Error as PlaywrightError
 
-from pagecast.browser.emulation import emulation_for
+from pagecast.browser.emulation import Emulation, emulation_for
 from pagecast.browser.pool import BrowserPool
 from pagecast.browser.slot import Slot
 from pagecast.capture import CAPTURES, Artifact, Capture
@@ -76,11 +76,11 @@ class Renderer:
 
     async def _attempt(self, slot: Slot, capture: Capture[Any], request: PageOptions,
                        timeout_ms: int, stage: Stage, document: bytes | None,
-                       emulation: Any) -> Artifact:  # fmt: skip
+                       emulation: Emulation) -> Artifact:  # fmt: skip
         try:
             async with asyncio.timeout(timeout_ms / 1000):
                 stage.now = "preparing the page"
-                await slot.prepare(request, emulation, document)
+                await self._prepare(slot, request, emulation, document)
                 await load(slot.target, request, stage)
                 return await capture.run(slot.target, request)
         except TimeoutError as exc:
@@ -92,6 +92,19 @@ class Renderer:
                 raise
             log.exception("unexpected browser error while %s", stage.now)
             raise PagecastError("The render failed unexpectedly") from exc
+
+    async def _prepare(self, slot: Slot, request: PageOptions, emulation: Emulation,
+                       document: bytes | None) -> None:  # fmt: skip
+        try:
+            await slot.prepare(request, emulation, document)
+        except PlaywrightError as exc:
+            self._raise_if_dead(slot, exc)
+            # Validation cannot foresee every value Chromium rejects (odd header bytes, a
+            # cookie domain it dislikes); that is still the client's input, so 422. The slot
+            # may be half-configured: never reuse it.
+            slot.poisoned = True
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else "rejected"
+            raise InvalidOption("options", f"the browser refused an option: {message}") from exc
 
     def _raise_if_dead(self, slot: Slot, exc: BaseException) -> None:
         """Tell a dead page or browser apart from an ordinary failure of the render."""

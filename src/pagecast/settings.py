@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     max_timeout_ms: int = Field(
         default=120_000, ge=100, validation_alias=_alias("MAX_TIMEOUT_MS", "CONTEXT_TIMEOUT")
     )
-    max_html_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # The html source itself is capped at 50 MB by the request model (413); the body may carry
+    # that plus the JSON around it (css, javascript, options).
+    max_body_bytes: int = Field(default=51 * 1024 * 1024, ge=1024)
 
     @property
     def pool_size(self) -> int:

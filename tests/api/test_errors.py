@@ -146,7 +146,7 @@ async def test_malformed_json_is_422(client: httpx.AsyncClient, path: str, raw: 
 @pytest.fixture(scope="module")
 async def small_client(renderer: Renderer) -> AsyncIterator[httpx.AsyncClient]:
     """The app with the smallest html limit (body limit = 1 KiB + 1 MiB of JSON envelope)."""
-    app = create_app(make_settings(max_html_bytes=1024), renderer)
+    app = create_app(make_settings(max_body_bytes=1024), renderer)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://pagecast.test", timeout=60) as c:
         yield c
@@ -314,10 +314,9 @@ async def test_lone_surrogate_echoed_in_a_message_is_not_500(client: httpx.Async
     assert "\\ud800" in error["message"]
 
 
-# --- known 500s in code owned elsewhere (reported). Strict: once fixed, drop the mark. -----------
+# --- values only Chromium can judge: still the client's input, so 4xx -----------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="values Chromium refuses reach slot.prepare/build_document unchecked")
 @pytest.mark.parametrize(
     "options",
     [
@@ -326,10 +325,16 @@ async def test_lone_surrogate_echoed_in_a_message_is_not_500(client: httpx.Async
         {"cookies": [{"name": "a;b", "value": "c"}]},  # Storage.setCookies: Invalid cookie fields
         {"cookies": [{"name": "a", "value": "b", "domain": "..."}]},
         {"permissions": ["not-a-permission"]},  # grant_permissions: Unknown permission
-        {"css": "p{}\ud800"},  # capture/document.py: UnicodeEncodeError in doc.encode()
     ],
 )
 async def test_options_chromium_refuses_are_4xx(client: httpx.AsyncClient, options: dict[str, Any]) -> None:
     body = json.dumps({"html": "<p>x</p>", **options}).encode()
     r = await client.post("/v1/render", content=body, headers=JSON)
     assert r.status_code == 422, r.text
+
+
+async def test_lone_surrogate_in_html_sources_is_replaced_not_500(client: httpx.AsyncClient) -> None:
+    body = json.dumps({"html": "<p>x\ud800</p>", "css": "p{}\ud800", "javascript": "//\ud800"}).encode()
+    r = await client.post("/v1/render", content=body, headers=JSON)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"

@@ -75,7 +75,8 @@ async def test_window_name_is_reset(one_slot: Renderer) -> None:
 async def test_local_and_session_storage_are_cleared(one_slot: Renderer) -> None:
     await written_then_clean(
         one_slot,
-        "(localStorage.setItem('k', 'v'), sessionStorage.setItem('s', 'v'), localStorage.getItem('k') === 'v')",
+        "(localStorage.setItem('k', 'v'), sessionStorage.setItem('s', 'v'),"
+        " localStorage.getItem('k') === 'v')",
         "localStorage.length === 0 && sessionStorage.length === 0",
     )
 

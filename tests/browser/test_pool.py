@@ -42,7 +42,7 @@ async def test_full_queue_answers_429_with_retry_after(single: Renderer, site: S
         running = asyncio.create_task(client.post("/v1/render", json=busy_page(site, "q-run", 1500)))
         await asyncio.to_thread(site.wait_for_hits, "/q-run.png")
         queued = asyncio.create_task(client.post("/v1/render", json={"html": "<p>queued</p>"}))
-        while single.pool.queued < 1:  # the queued request reaches the pool's wait line
+        while single.pool.queued < 1:  # noqa: ASYNC110 - yield until that task parks in the queue
             await asyncio.sleep(0)
         rejected = await client.post("/v1/render", json={"html": "<p>one too many</p>"})
         assert rejected.status_code == 429
@@ -74,7 +74,8 @@ async def test_queue_wait_has_its_own_deadline(site: Site) -> None:
 
         with pytest.raises(BrowserUnavailable) as failure:
             await r.render(SIMPLE)
-        assert failure.value.status == 503 and failure.value.retry_after
+        assert failure.value.status == 503
+        assert failure.value.retry_after
         await running
     finally:
         await r.stop()
@@ -95,7 +96,8 @@ async def test_browser_recycled_after_n_renders_without_failing_requests() -> No
             if first_pid is None or not psutil.pid_exists(first_pid):
                 break
             await asyncio.sleep(0.05)
-        assert first_pid is not None and not psutil.pid_exists(first_pid)
+        assert first_pid is not None
+        assert not psutil.pid_exists(first_pid)
     finally:
         await r.stop()
 

@@ -20,7 +20,8 @@ import orjson
 import pytest
 from PIL import Image
 
-from pagecast.models.page import MAX_HTML_BYTES
+from pagecast.capture.document import build_document
+from pagecast.models.page import MAX_HTML_BYTES, PageOptions
 from tests.conftest import close_to, pixel
 from tests.site import Site
 
@@ -105,6 +106,32 @@ async def test_javascript_runs_at_the_end_of_the_body(client: httpx.AsyncClient)
     # Sees the body's last element, and a literal </script> in the code does not end it early.
     js = "const s = '</script>'; if (document.getElementById('last')) document.body.style.background = '#0f0'"
     assert close_to(await colour(client, html=html, javascript=js), LIME)
+
+
+async def test_javascript_goes_before_the_real_closing_body_tag(client: httpx.AsyncClient) -> None:
+    # "</body>" inside the page's own script is text: inserting our script there broke the page's.
+    html = (
+        "<body style='margin:0;background:#ff0000'>"
+        "<script>window.text = '</body>'; window.pageRan = true</script><!-- </body> --></body>"
+    )
+    js = "if (window.pageRan) document.body.style.background = '#00ff00'"
+    assert close_to(await colour(client, html=html, javascript=js), LIME)
+
+
+async def test_css_goes_before_the_real_closing_head_tag(client: httpx.AsyncClient) -> None:
+    # A "</head>" in a head script is text: the style inserted there became part of a JS string.
+    html = "<html><head><script>window.text = '</head>'</script></head><body style='margin:0'></body></html>"
+    assert close_to(await colour(client, html=html, css="body{background:#00ff00}"), LIME)
+
+
+def test_building_the_document_is_linear_on_hostile_html() -> None:
+    # "<head " repeated (no ">") made the old head pattern backtrack for ~45 s on 120 KB, on the
+    # event loop. Every tag pattern is tried: base (<head>), css (</head>), javascript (</body>).
+    for hostile in ("<head " * 20_000, "<html " * 20_000, "</body " * 20_000, "<script " * 20_000):
+        options = PageOptions(html=hostile, baseUrl="http://127.0.0.1/", css="p{}", javascript="1")
+        started = time.monotonic()
+        build_document(options)
+        assert time.monotonic() - started < 1, hostile[:10]
 
 
 async def test_base_url_resolves_relative_image_and_stylesheet(client: httpx.AsyncClient, site: Site) -> None:
@@ -346,6 +373,43 @@ async def test_java_script_enabled(
 ) -> None:
     html = "<body style='margin:0;background:#ff0000'><script>document.body.style.background='#0f0'</script>"
     assert close_to(await colour(client, html=html, javaScriptEnabled=enabled), expected)
+
+
+async def test_style_tags_and_hide_selectors_work_without_java_script(client: httpx.AsyncClient) -> None:
+    # They used to wait for a load event, which never fires without scripts: a hang to timeout.
+    html = (
+        "<body style='margin:0;background:#ff0000'><div class='banner' style='height:50px;background:#00f'>"
+    )
+    shot = await render(
+        client, html=html, javaScriptEnabled=False, timeout=3000,
+        addStyleTag=[{"content": "body{background:#00ff00 !important}"}], hideSelectors=[".banner"],
+    )  # fmt: skip
+    assert close_to(pixel(shot, 10, 25), LIME)
+    assert close_to(pixel(shot, 100, 100), LIME)
+
+
+async def test_scroll_page_without_java_script_loads_lazy_images(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    # Without scripting, lazy loading is off (HTML spec), so images load at once and the scroll
+    # (whose frame waits need the page's timers) is skipped instead of hanging.
+    image = unique("lazy.png")
+    site.add(image, png((0, 0, 255)), "image/png")
+    url = site.add(unique("page"), LAZY_NATIVE.format(src=image))
+    await render(client, url=url, scrollPage=True, javaScriptEnabled=False, timeout=3000)
+    assert len(site.hits(image)) == 1
+
+
+@pytest.mark.parametrize("tags", [
+    {"addScriptTag": [{"content": "window.x = 1"}]},
+    {"addStyleTag": [{"url": "http://127.0.0.1:9/never.css"}]},
+])  # fmt: skip
+async def test_tags_that_need_java_script_are_rejected_without_it(
+    client: httpx.AsyncClient, tags: dict[str, Any]
+) -> None:
+    r = await post(client, html="<p>x</p>", javaScriptEnabled=False, **tags)
+    assert r.status_code == 422, r.text
+    assert "need javaScriptEnabled" in r.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("permissions", [["geolocation"], []])

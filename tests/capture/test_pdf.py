@@ -299,6 +299,13 @@ async def test_emulate_media_screen(client: httpx.AsyncClient) -> None:
     assert texts(await pdf(client, html=_MEDIA, emulateMedia="screen"))[0].strip() == "SCREENONLY"
 
 
+async def test_screen_media_does_not_stick_to_a_reused_page(client: httpx.AsyncClient) -> None:
+    # Pages are warm and reused: enough alternations that every slot serves both kinds.
+    for _ in range(3):
+        assert texts(await pdf(client, html=_MEDIA, emulateMedia="screen"))[0].strip() == "SCREENONLY"
+        assert texts(await pdf(client, html=_MEDIA))[0].strip() == "PRINTONLY"
+
+
 async def test_pdf_of_a_url(client: httpx.AsyncClient, site: Site) -> None:
     url = site.add("/pdf-source", "<title>Remote</title><p>FROM THE SITE</p>")
     reader = await pdf(client, url=url, format="A5")

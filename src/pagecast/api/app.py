@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from pagecast import __version__
 from pagecast.api import errors
 from pagecast.api.middleware import BodyLimit, RequestId
+from pagecast.api.responses import ORJSONResponse
 from pagecast.api.routes import compat, health, render
 from pagecast.renderer import Renderer
 from pagecast.settings import Settings
@@ -38,8 +38,7 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     app.state.settings = settings
     app.state.renderer = renderer
     errors.install(app)
-    # JSON bodies carry html up to max_html_bytes; allow the JSON envelope around it.
-    app.add_middleware(BodyLimit, limit=settings.max_html_bytes + 1024 * 1024)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestId)  # outermost, so even a 413 carries the id
     app.include_router(render.router)
     app.include_router(compat.router)

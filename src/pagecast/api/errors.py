@@ -12,9 +12,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException
 
+from pagecast.api.responses import ORJSONResponse
 from pagecast.errors import PagecastError
 
 log = logging.getLogger(__name__)

@@ -88,10 +88,12 @@ class EmulationState:
         wanted = _commands(emulation, self._default_user_agent)
         changed = [group for group, calls in wanted.items() if self._applied.get(group) != calls]
         # Groups are independent, so their round trips overlap; calls inside a group are ordered.
-        await asyncio.gather(*(self._send_group(wanted[group]) for group in changed))
-        for group in changed:
-            self._applied[group] = wanted[group]
+        await asyncio.gather(*(self._send_group(group, wanted[group]) for group in changed))
 
-    async def _send_group(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
+    async def _send_group(self, group: str, calls: list[tuple[str, dict[str, Any]]]) -> None:
+        # Forget the group first: if a call fails half-way, the next request re-sends it all
+        # instead of trusting a state the page may not have.
+        self._applied.pop(group, None)
         for method, params in calls:
             await self._cdp.send(method, params)
+        self._applied[group] = calls

@@ -75,8 +75,10 @@ class BrowserPool:
 
     @property
     def ready(self) -> bool:
+        # Not "has idle slots": after a burst of failures every slot may be mid-rebuild for a
+        # moment, and a readiness probe must not flap while the browser is fine.
         browser = self._browser
-        return browser is not None and browser.browser.is_connected() and bool(self._slots)
+        return browser is not None and browser.browser.is_connected() and not self._stopping
 
     @property
     def stopping(self) -> bool:

@@ -42,6 +42,14 @@ _SCROLL_THROUGH = """async () => {
 }"""
 
 _HIDE = "{ visibility: hidden !important; }"
+# An inline <style> applies as soon as it is in the document. Playwright's add_style_tag also
+# awaits the element's load event, which never fires with javaScriptEnabled=false (event
+# handlers are script): a style tag or hideSelectors then hung the render until its timeout.
+_ADD_STYLE = """css => {
+  const style = document.createElement('style');
+  style.textContent = css;
+  (document.head || document.documentElement).append(style);
+}"""
 
 
 async def load(target: WarmPage, options: PageOptions, stage: Stage) -> None:
@@ -56,13 +64,17 @@ async def load(target: WarmPage, options: PageOptions, stage: Stage) -> None:
     try:
         for tag in options.add_style_tag:
             stage.now = "adding a style tag"
-            await page.add_style_tag(url=tag.url, content=tag.content)
+            if tag.content is not None:
+                await page.evaluate(_ADD_STYLE, tag.content)
+            else:  # waits for the stylesheet; the model requires javaScriptEnabled for this
+                await page.add_style_tag(url=tag.url)
         for tag in options.add_script_tag:
             stage.now = "adding a script tag"
             await page.add_script_tag(url=tag.url, content=tag.content)
         if options.hide_selectors:
+            stage.now = "hiding selectors"
             css = "\n".join(f"{selector} {_HIDE}" for selector in options.hide_selectors)
-            await page.add_style_tag(content=css)
+            await page.evaluate(_ADD_STYLE, css)
     except PlaywrightError as exc:
         raise ContentError(f"{stage.now} failed: {_first_line(exc)}") from exc
 
@@ -74,7 +86,10 @@ async def load(target: WarmPage, options: PageOptions, stage: Stage) -> None:
         await _content_step(
             page.wait_for_function(options.wait_for_function, timeout=0, polling="raf"), stage
         )
-    if options.scroll_page:
+    # Without scripting the browser loads lazy images at once (HTML spec: lazy loading is off
+    # when scripting is), so there is nothing to scroll for, and the scroll script's frame
+    # waits would never resolve with the page's timers disabled.
+    if options.scroll_page and options.java_script_enabled:
         stage.now = "scrolling through the page"
         await _content_step(page.evaluate(_SCROLL_THROUGH), stage)
     if options.wait_for_fonts:

@@ -19,6 +19,20 @@ from pagecast.capture.artifact import Artifact
 from pagecast.errors import ContentError
 from pagecast.models.screenshot import ScreenshotRequest
 
+def _header_only(data: bytes) -> Image.Image:
+    """Open our own capture just to read its size; Pillow decodes nothing until asked.
+
+    Pillow's decompression-bomb guard (over ~179 Mpx) is for untrusted files to be decoded;
+    this image came from Chromium and is never decoded, so the guard only turned large but
+    legitimate captures (16384x16384 full pages) into errors.
+    """
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        return Image.open(io.BytesIO(data))
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 # Document coordinates of an element's box (viewport rect + scroll offset).
@@ -74,6 +88,6 @@ async def capture_screenshot(target: WarmPage, request: ScreenshotRequest) -> Ar
         if request.omit_background:
             await cdp.send("Emulation.setDefaultBackgroundColorOverride", {})
     data = base64.b64decode(shot["data"])
-    with Image.open(io.BytesIO(data)) as image:  # reads the header only
+    with _header_only(data) as image:
         width, height = image.size
     return Artifact(data, CONTENT_TYPES[request.format], request.format, width, height)

@@ -5,6 +5,7 @@ Each option is defined here once; the HTTP API, OpenAPI docs and the CLI are der
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from functools import cache
 from typing import Literal, Self
@@ -20,12 +21,35 @@ ResourceType = Literal[
     "fetch", "eventsource", "websocket", "manifest", "other",
 ]  # fmt: skip
 WaitUntil = Literal["load", "domcontentloaded", "networkidle", "commit"]
+# The names Playwright (1.65) grants in Chromium. Any other name made grant_permissions throw
+# mid-render, which reached the client as a 500 instead of a 422.
+Permission = Literal[
+    "geolocation", "midi", "midi-sysex", "notifications", "camera", "microphone", "background-sync",
+    "ambient-light-sensor", "accelerometer", "gyroscope", "magnetometer", "clipboard-read",
+    "clipboard-write", "payment-handler", "storage-access", "local-fonts", "local-network-access",
+    "screen-wake-lock",
+]  # fmt: skip
 MAX_HTML_BYTES = 50 * 1024 * 1024
 
 
 @cache
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
+
+
+# What Chromium refuses (with a protocol error, so a 500 unless caught here): header names that
+# are not RFC 9110 tokens, and CR, LF or NUL in a header value or the user agent.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_HEADER_VALUE = re.compile(r"[\r\n\x00]")
+# Cookie name and value: no control characters (tab included) or ";", the name no "=", and no
+# whitespace at either end (Chromium's "Invalid cookie fields").
+_BAD_COOKIE_TEXT = re.compile(r"[\x00-\x1f\x7f;]|^\s|\s$")
+
+
+def _header_value(value: str, what: str) -> str:
+    if _BAD_HEADER_VALUE.search(value):
+        raise PydanticCustomError("header", f"{what} must not contain CR, LF or NUL")
+    return value
 
 
 def _http_url(value: str) -> str:
@@ -59,6 +83,28 @@ class Cookie(ApiModel):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return None if value is None else _http_url(value)
+
+    @field_validator("name", "value")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if _BAD_COOKIE_TEXT.search(value):
+            raise PydanticCustomError(
+                "cookie", "no control characters, ';' or whitespace at either end in a cookie"
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if "=" in value:
+            raise PydanticCustomError("cookie", "a cookie name cannot contain '='")
+        return value
+
+    @model_validator(mode="after")
+    def _url_or_domain(self) -> Self:
+        if self.url is not None and self.domain is not None:
+            raise PydanticCustomError("cookie", "give url or domain, not both")
+        return self
 
 
 class Tag(ApiModel):
@@ -111,7 +157,7 @@ class PageOptions(ApiModel):
         examples=[{"Authorization": "Bearer token"}],
     )  # fmt: skip
     cookies: list[Cookie] = Field(default_factory=list, max_length=200)
-    permissions: list[str] = Field(
+    permissions: list[Permission] = Field(
         default_factory=list, description="Browser permissions to grant.", examples=[["geolocation"]]
     )
 
@@ -147,6 +193,22 @@ class PageOptions(ApiModel):
     def _urls(cls, value: str | None) -> str | None:
         return None if value is None else _http_url(value)
 
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _TOKEN.fullmatch(name):
+                raise PydanticCustomError(
+                    "header", "header name {name} is not a valid token", {"name": repr(name)}
+                )
+            _header_value(text, f"header {name}")
+        return value
+
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, value: str | None) -> str | None:
+        return None if value is None else _header_value(value, "userAgent")
+
     @field_validator("html")
     @classmethod
     def _html_size(cls, value: str | None) -> str | None:
@@ -174,4 +236,10 @@ class PageOptions(ApiModel):
             raise PydanticCustomError("source", "give exactly one of url or html")
         if self.html is None and (self.css or self.javascript or self.base_url):
             raise PydanticCustomError("source", "css, javascript and baseUrl apply only to html")
+        # Waiting for a script or stylesheet to load needs its load event, which is script: with
+        # scripts disabled the render would hang until its timeout (and a script cannot run).
+        if not self.java_script_enabled and (self.add_script_tag or any(t.url for t in self.add_style_tag)):
+            raise PydanticCustomError(
+                "javascript", "addScriptTag, and addStyleTag with a url, need javaScriptEnabled"
+            )
         return self

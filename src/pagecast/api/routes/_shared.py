@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import ORJSONResponse
 
 from pagecast.api.errors import request_id
+from pagecast.api.responses import ORJSONResponse
 from pagecast.capture import Artifact
 from pagecast.models.page import PageOptions
 from pagecast.renderer import Renderer

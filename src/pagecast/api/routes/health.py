@@ -7,8 +7,8 @@ from typing import Any
 
 import psutil
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
+from pagecast.api.responses import ORJSONResponse
 from pagecast.api.routes._shared import renderer
 
 router = APIRouter(prefix="/health", tags=["health"])
