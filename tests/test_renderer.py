@@ -96,7 +96,8 @@ async def test_js_heap_memory_bomb_is_cut(fresh: Renderer) -> None:
 
 async def test_buffer_memory_bomb_is_killed_by_the_watchdog(fresh: Renderer) -> None:
     # ArrayBuffers live outside V8's heap cap; the watchdog kills the renderer past 256 MB.
-    bomb = "<script>const a = []; for (;;) { const b = new Uint8Array(32 << 20); b.fill(7); a.push(b); }"
+    grow = "const a = []; for (;;) { const b = new Uint8Array(32 << 20); b.fill(7); a.push(b); }"
+    bomb = f"<script>{grow}</script>"
     with pytest.raises(PageCrashed) as failure:
         await fresh.render(ScreenshotRequest(html=bomb, timeout=20_000))
     assert failure.value.status == 504

@@ -13,7 +13,7 @@ import io
 import itertools
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -77,12 +77,6 @@ def png(rgb: tuple[int, int, int]) -> bytes:
     return out.getvalue()
 
 
-def query(site: Site, path: str) -> dict[str, str]:
-    """The query string of the one request the site saw for ``path``."""
-    [seen] = site.hits(path)
-    return {k: v[0] for k, v in parse_qs(urlsplit(seen.path).query).items()}
-
-
 # --- source ---
 
 
@@ -98,7 +92,8 @@ async def test_url_source_is_loaded_from_the_site(client: httpx.AsyncClient, sit
     "<body style='margin:0'></body>",  # no </head>: the style goes at the end
 ])  # fmt: skip
 async def test_css_is_added_after_the_pages_own_styles(client: httpx.AsyncClient, html: str) -> None:
-    assert close_to(await colour(client, html=html, css="body{margin:0;background:#00ff00 !important}"), LIME)
+    # Same specificity, so only coming later in the document makes it win.
+    assert close_to(await colour(client, html=html, css="body{margin:0;background:#00ff00}"), LIME)
 
 
 async def test_javascript_runs_at_the_end_of_the_body(client: httpx.AsyncClient) -> None:
@@ -303,6 +298,24 @@ async def test_cookie_without_url_on_html_source_belongs_to_base_url(
     )  # fmt: skip
     assert site.hits(folder + "landing.html")[0].headers.get("cookie") == "c=5"
     assert close_to(pixel(shot, 100, 75), LIME)
+
+
+@pytest.mark.parametrize("option", [
+    {"headers": {"bad header": "x"}},
+    {"headers": {"X-Split": "a\r\nX-Injected: b"}},
+    {"userAgent": "agent\nX-Injected: b"},
+    {"permissions": ["no-such-permission"]},
+    {"cookies": [{"name": "a", "value": "1", "url": "http://127.0.0.1/", "domain": "127.0.0.1"}]},
+    {"cookies": [{"name": "a=b", "value": "1"}]},
+    {"cookies": [{"name": "a", "value": "1; b=2"}]},
+])  # fmt: skip
+async def test_options_chromium_would_refuse_are_422_not_500(
+    client: httpx.AsyncClient, option: dict[str, Any]
+) -> None:
+    # Chromium rejects these with a protocol error mid-render, which surfaced as a 500.
+    r = await post(client, html="<p>x</p>", **option)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_request"
 
 
 # --- emulation ---

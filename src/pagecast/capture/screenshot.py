@@ -19,6 +19,7 @@ from pagecast.capture.artifact import Artifact
 from pagecast.errors import ContentError
 from pagecast.models.screenshot import ScreenshotRequest
 
+
 def _header_only(data: bytes) -> Image.Image:
     """Open our own capture just to read its size; Pillow decodes nothing until asked.
 
