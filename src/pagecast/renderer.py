@@ -36,6 +36,15 @@ log = logging.getLogger(__name__)
 R = TypeVar("R", bound=PageOptions)
 
 
+async def _document(request: PageOptions) -> bytes | None:
+    if request.html is None:
+        return None
+    if len(request.html) < 1 << 20:
+        return build_document(request)
+    # Tens of MB of html take a second or two to splice; keep the event loop serving others.
+    return await asyncio.to_thread(build_document, request)
+
+
 class _BrowserDied(Exception):
     pass
 
@@ -62,7 +71,7 @@ class Renderer:
         timeout_ms = request.timeout or self.settings.default_timeout_ms
         if timeout_ms > self.settings.max_timeout_ms:
             raise InvalidOption("timeout", f"at most {self.settings.max_timeout_ms} ms on this server")
-        document = build_document(request) if request.html is not None else None
+        document = await _document(request)
         emulation = emulation_for(request, default_media=capture.default_media)
         for attempt in (1, 2):
             stage = Stage()
