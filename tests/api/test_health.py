@@ -118,11 +118,6 @@ def test_openapi_uses_camel_case_names(openapi: dict[str, Any]) -> None:
     assert {"printBackground", "pageRanges", "preferCSSPageSize", "displayHeaderFooter"} <= set(pdf)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cookies, addStyleTag, addScriptTag (models/page.py) and clip (models/screenshot.py) "
-    "have neither description nor example; owned elsewhere, reported",
-)
 def test_every_screenshot_option_is_documented(openapi: dict[str, Any]) -> None:
     assert _undocumented(openapi, "ScreenshotRequest") == []
 

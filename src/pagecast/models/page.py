@@ -156,7 +156,10 @@ class PageOptions(ApiModel):
         default_factory=dict, description="Extra HTTP headers on every request.",
         examples=[{"Authorization": "Bearer token"}],
     )  # fmt: skip
-    cookies: list[Cookie] = Field(default_factory=list, max_length=200)
+    cookies: list[Cookie] = Field(
+        default_factory=list, max_length=200, description="Cookies set before loading.",
+        examples=[[{"name": "session", "value": "abc123"}]],
+    )  # fmt: skip
     permissions: list[Permission] = Field(
         default_factory=list, description="Browser permissions to grant.", examples=[["geolocation"]]
     )
@@ -179,8 +182,14 @@ class PageOptions(ApiModel):
     scroll_page: bool = Field(False, description="Scroll to the end and back to trigger lazy loading.")
 
     # --- page changes before capture ---
-    add_style_tag: list[Tag] = Field(default_factory=list)
-    add_script_tag: list[Tag] = Field(default_factory=list)
+    add_style_tag: list[Tag] = Field(
+        default_factory=list, description="Stylesheets added after load (url or content).",
+        examples=[[{"content": ".banner { display: none }"}]],
+    )  # fmt: skip
+    add_script_tag: list[Tag] = Field(
+        default_factory=list, description="Scripts run after load (url or content).",
+        examples=[[{"content": "document.body.classList.add('print')"}]],
+    )  # fmt: skip
     hide_selectors: list[str] = Field(default_factory=list, examples=[[".cookie-banner"]])
 
     timeout: int | None = Field(

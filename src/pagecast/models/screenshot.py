@@ -26,7 +26,11 @@ class ScreenshotRequest(PageOptions):
     format: ImageFormat = Field("png", examples=["png"])
     quality: int | None = Field(None, ge=0, le=100, description="jpeg/webp only.", examples=[80])
     full_page: bool = Field(False, description="Capture the whole scrollable page.")
-    clip: Clip | None = None
+    clip: Clip | None = Field(
+        None,
+        description="Capture this rectangle (CSS px, document coordinates).",
+        examples=[{"x": 0, "y": 0, "width": 400, "height": 300}],
+    )
     selector: str | None = Field(None, description="Capture one element.", examples=["#chart"])
     omit_background: bool = Field(False, description="Transparent background (png/webp).")
 
