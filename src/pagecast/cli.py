@@ -103,9 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pagecast", description="Browser rendering service.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="Run the HTTP API.")
+    serve = commands.add_parser("serve", help="Run the HTTP API (and a worker).")
     serve.add_argument("--host", help="Default PAGECAST_HOST or 127.0.0.1.")
     serve.add_argument("--port", type=int, help="Default PAGECAST_PORT or 3000.")
+    serve.add_argument("--no-worker", dest="worker", action="store_false",
+                       help="API only: no browser; sync renders go through the queue.")  # fmt: skip
+    worker = commands.add_parser("worker", help="Run a queue worker only.")
+    worker.add_argument("--health-port", dest="worker_health_port", type=int,
+                        help="Serve /health on this port.")  # fmt: skip
 
     for command, kind, suffix in (("screenshot", "render", "png"), ("pdf", "pdf", "pdf")):
         capture = CAPTURES[kind]
@@ -123,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     if command == "serve":
         from pagecast.server import serve
 
-        overrides = {k: v for k, v in args.items() if v is not None}
-        serve(Settings(**overrides))
+        with_worker = args.pop("worker")
+        serve(Settings(**{k: v for k, v in args.items() if v is not None}), worker=with_worker)
+        return 0
+    if command == "worker":
+        from pagecast.server import run_worker
+
+        run_worker(Settings(**{k: v for k, v in args.items() if v is not None}))
         return 0
     logging.basicConfig(level=logging.WARNING)
     capture, output = args.pop("capture"), args.pop("output")

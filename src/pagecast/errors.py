@@ -15,6 +15,9 @@ class PagecastError(Exception):
     # True when the page is still healthy after this error, so its slot may be scrubbed and
     # reused instead of rebuilt.
     page_intact = False
+    # True for failures a later attempt may not repeat (a crash, a flaky network); a queued
+    # job is retried only for these, never for bad input.
+    retryable = False
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -47,6 +50,7 @@ class QueueFull(PagecastError):
 class RenderTimeout(PagecastError):
     status = 504
     code = "render_timeout"
+    retryable = True
 
 
 class PageCrashed(PagecastError):
@@ -61,6 +65,7 @@ class BrowserUnavailable(PagecastError):
 
     status = 503
     code = "browser_unavailable"
+    retryable = True
 
 
 class NavigationFailed(PagecastError):
@@ -68,6 +73,7 @@ class NavigationFailed(PagecastError):
 
     status = 502
     code = "navigation_failed"
+    retryable = True
     page_intact = True
 
 
@@ -77,3 +83,29 @@ class ContentError(PagecastError):
     status = 422
     code = "content_error"
     page_intact = True
+
+
+class QueueUnavailable(PagecastError):
+    """Redis cannot be reached; the client should come back shortly."""
+
+    status = 503
+    code = "queue_unavailable"
+
+
+class JobNotFound(PagecastError):
+    status = 404
+    code = "job_not_found"
+
+
+class JobConflict(PagecastError):
+    """The job is in a state that does not allow the action (e.g. result of a pending job)."""
+
+    status = 409
+    code = "job_conflict"
+
+
+def error_for(code: str, message: str, status: int) -> PagecastError:
+    """Rebuild the error a worker recorded, for a sync caller that awaited a queued render."""
+    error = PagecastError(message)
+    error.code, error.status = code, status
+    return error

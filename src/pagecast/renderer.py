@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from playwright._impl._errors import TargetClosedError  # public class, not re-exported by async_api
 from playwright.async_api import Error as PlaywrightError
@@ -43,6 +43,14 @@ async def _document(request: PageOptions) -> bytes | None:
         return build_document(request)
     # Tens of MB of html take a second or two to splice; keep the event loop serving others.
     return await asyncio.to_thread(build_document, request)
+
+
+class RenderService(Protocol):
+    """What the sync endpoints need: a local ``Renderer`` or the queue (API-only instances)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def render(self, request: PageOptions) -> Artifact: ...
 
 
 class _BrowserDied(Exception):

@@ -71,6 +71,18 @@ class Settings(BaseSettings):
     # that plus the JSON around it (css, javascript, options).
     max_body_bytes: int = Field(default=51 * 1024 * 1024, ge=1024)
 
+    # --- jobs ---
+    redis_url: str | None = Field(
+        default=None, validation_alias=_alias("REDIS_URL", "REDIS_URL"),
+        description="Redis for jobs; unset: a private redis-server child on a unix socket.",
+    )  # fmt: skip
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local/share/pagecast")
+    job_ttl: int = Field(default=3600, ge=10, description="Seconds a job and its result live.")
+    webhook_secret: str = Field(default="", description="HMAC-SHA256 key for Pagecast-Signature.")
+    drain_grace_s: float = Field(default=30.0, ge=0, description="SIGTERM: time for running jobs.")
+    retry_base_s: float = Field(default=1.0, gt=0, description="First retry backoff (doubles).")
+    worker_health_port: int | None = Field(default=None, description="`pagecast worker` health port.")
+
     @property
     def pool_size(self) -> int:
         return self.max_concurrency + self.spare_slots

@@ -12,10 +12,10 @@ from pagecast.api.errors import request_id
 from pagecast.api.responses import ORJSONResponse
 from pagecast.capture import Artifact
 from pagecast.models.page import PageOptions
-from pagecast.renderer import Renderer
+from pagecast.renderer import RenderService
 
 
-def renderer(request: Request) -> Renderer:
+def renderer(request: Request) -> RenderService:
     return request.app.state.renderer  # type: ignore[no-any-return]
 
 

@@ -37,7 +37,7 @@ class CompatUrl(BaseModel):
     options: CompatOptions = Field(default_factory=CompatOptions)
 
 
-def _request(source: dict[str, str], options: CompatOptions) -> ScreenshotRequest:
+def to_screenshot_request(source: dict[str, str], options: CompatOptions) -> ScreenshotRequest:
     try:
         return _translate(source, options)
     except ValidationError as exc:
@@ -58,11 +58,11 @@ def _translate(source: dict[str, str], options: CompatOptions) -> ScreenshotRequ
 
 @router.post("/render", summary="Seed-compatible: HTML to image, base64 in JSON")
 async def render_html(request: Request, body: CompatHtml) -> dict[str, Any]:
-    artifact, _ = await timed_render(request, _request({"html": body.html}, body.options))
+    artifact, _ = await timed_render(request, to_screenshot_request({"html": body.html}, body.options))
     return {"success": True, "data": image_json(request, artifact)}
 
 
 @router.post("/render-url", summary="Seed-compatible: URL to image, base64 in JSON")
 async def render_url(request: Request, body: CompatUrl) -> dict[str, Any]:
-    artifact, _ = await timed_render(request, _request({"url": body.url}, body.options))
+    artifact, _ = await timed_render(request, to_screenshot_request({"url": body.url}, body.options))
     return {"success": True, "data": image_json(request, artifact)}

@@ -1,0 +1,1 @@
+"""Durable jobs on Redis Streams: submission, the queue, workers, webhooks."""
