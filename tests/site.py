@@ -12,6 +12,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = b""  # the exact bytes of a POST body
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Page:
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
     hang: bool = False  # never answer (for timeout tests)
+    statuses: list[int] = field(default_factory=list)  # POST: answer these first, then `status`
 
 
 class Site:
@@ -56,6 +58,22 @@ class Site:
                 self.end_headers()
                 self.wfile.write(page.body)
 
+            def do_POST(self) -> None:
+                path = self.path.split("?")[0]
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                page = site.pages.get(path)
+                with site._hit:  # pick the status and record the hit as one step
+                    status = 404 if page is None else page.statuses.pop(0) if page.statuses else page.status
+                    site.seen.append(Seen("POST", self.path, headers, body))
+                    site._hit.notify_all()
+                reply = b"" if page is None else page.body
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain" if page is None else page.content_type)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
             def log_message(self, *args: object) -> None:
                 pass
 
@@ -73,6 +91,10 @@ class Site:
         data = body.encode() if isinstance(body, str) else body
         self.pages[path] = Page(data, content_type, **kwargs)  # type: ignore[arg-type]
         return self.url(path)
+
+    def receiver(self, path: str, statuses: list[int] | None = None) -> str:
+        """A POST endpoint (a webhook receiver) answering ``statuses`` in turn, then 200."""
+        return self.add(path, "ok", "text/plain", statuses=list(statuses or []))
 
     def hits(self, path: str) -> list[Seen]:
         return [s for s in self.seen if s.path.split("?")[0] == path]

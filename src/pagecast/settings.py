@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     webhook_secret: str = Field(default="", description="HMAC-SHA256 key for Pagecast-Signature.")
     drain_grace_s: float = Field(default=30.0, ge=0, description="SIGTERM: time for running jobs.")
     retry_base_s: float = Field(default=1.0, gt=0, description="First retry backoff (doubles).")
+    # Configurable so tests (and impatient deployments) need not wait 1+2+4+8 s for 5 tries.
+    webhook_backoff_s: float = Field(default=1.0, gt=0, description="First webhook retry wait (doubles).")
     worker_health_port: int | None = Field(default=None, description="`pagecast worker` health port.")
 
     @property

@@ -112,3 +112,15 @@ async def test_browser_recycled_when_memory_passes_limit() -> None:
         assert r.pool.browser_launches >= 2
     finally:
         await r.stop()
+
+
+async def test_no_browser_ui_renderers_beside_our_pages(renderer: Renderer) -> None:
+    # New headless Chrome prewarms a WebUI omnibox popup per window (~45 MB each); the
+    # launcher disables it. Any browser_ui target here is memory spent per slot for nothing.
+    browser = renderer.pool._browser
+    assert browser is not None
+    session = await browser.browser.new_browser_cdp_session()
+    targets = (await session.send("Target.getTargets", {"filter": [{}]}))["targetInfos"]
+    await session.detach()
+    assert [t["url"] for t in targets if t["type"] == "browser_ui"] == []
+    assert sum(t["type"] == "page" for t in targets) == renderer.settings.pool_size

@@ -26,7 +26,8 @@ async def test_job_completes_with_its_artifact(jobs: Jobs) -> None:
     assert done["attempts"] == 1
     assert done["result"]["contentType"] == "image/png"
     assert (done["result"]["width"], done["result"]["height"]) == (64, 48)
-    assert done["startedAt"] and done["completedAt"]
+    assert done["startedAt"]
+    assert done["completedAt"]
     assert jobs.store is not None
     data = await jobs.store.result(record["id"])
     assert data is not None

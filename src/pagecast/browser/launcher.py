@@ -16,6 +16,23 @@ from playwright.async_api import Browser, Playwright
 from pagecast.browser.origin import SECURE_ORIGIN_FLAG
 from pagecast.errors import BrowserUnavailable
 
+# Chromium keeps only the last --disable-features, so this list repeats Playwright's own
+# (HttpsUpgrades would rewrite http:// URLs, PaintHolding delays first paint...) and adds:
+# BackForwardCache (a cached page would survive our scrub navigation), LocalNetworkAccessChecks
+# (network policy belongs to pagecast's egress layer, in one place), and the omnibox WebUI:
+# new headless is full Chrome with hidden windows, and each window (= each of our contexts)
+# prewarms a WebUI omnibox popup in its own renderer, ~45 MB per slot for nothing.
+# fmt: off
+DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
+    "ThirdPartyStoragePartitioning", "AvoidCorsURLLoaderRestartOnRedirect", "OptimizationHints",
+    "NetworkTimeServiceQuerying", "AimEnabled", "PreconnectToSearch", "Translate",
+    "BackForwardCache", "RenderDocument", "LocalNetworkAccessChecks",
+    "WebUIOmniboxPopup", "WebUIOmniboxFullPopup", "WebUIOmniboxAimPopup",
+)
+# fmt: on
+
 BASE_ARGS = (
     # Without these Chromium phones home (updates, safe browsing, metrics) and floods a
     # closed network with refused connections.
@@ -25,32 +42,7 @@ BASE_ARGS = (
     "--no-first-run",
     "--disable-default-apps",
     "--disable-dev-shm-usage",  # /dev/shm is 64 MB in containers; large pages crash there
-    # Chromium keeps only the last --disable-features, so this list repeats Playwright's own
-    # (HttpsUpgrades would rewrite http:// URLs, PaintHolding delays first paint...) and adds:
-    # BackForwardCache (a cached page would survive our scrub navigation) and
-    # LocalNetworkAccessChecks (network policy belongs to pagecast's egress layer, one place).
-    "--disable-features="
-    + ",".join(
-        (
-            "AvoidUnnecessaryBeforeUnloadCheckSync",
-            "DestroyProfileOnBrowserClose",
-            "HttpsUpgrades",
-            "HttpsFirstBalancedModeAutoEnable",
-            "LensOverlay",
-            "MediaRouter",
-            "PaintHolding",
-            "ThirdPartyStoragePartitioning",
-            "AvoidCorsURLLoaderRestartOnRedirect",
-            "OptimizationHints",
-            "NetworkTimeServiceQuerying",
-            "AimEnabled",
-            "PreconnectToSearch",
-            "Translate",
-            "BackForwardCache",
-            "RenderDocument",
-            "LocalNetworkAccessChecks",
-        )
-    ),
+    "--disable-features=" + ",".join(DISABLED_FEATURES),
     # Timers of a page we are rendering must not be throttled as if it were a background tab.
     "--disable-renderer-backgrounding",
     "--disable-background-timer-throttling",

@@ -7,8 +7,10 @@ time, so an invalid job is a 422 and never reaches a worker.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
+import httpx
 from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -22,6 +24,8 @@ Status = Literal["pending", "processing", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 WebhookEvent = Literal["completed", "failed", "progress"]
 JOB_FIELDS = {"kind", "webhook", "priority", "idempotency_key", "max_attempts"}
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 class Webhook(ApiModel):
@@ -37,6 +41,26 @@ class Webhook(ApiModel):
     def _http(cls, value: str) -> str:
         if not value.lower().startswith(("http://", "https://")):
             raise PydanticCustomError("url_scheme", "must be an http:// or https:// URL")
+        # What httpx cannot send ("http://", a bad port) is a 422 now, not a lost delivery later.
+        try:
+            host = httpx.URL(value).host
+        except httpx.InvalidURL as exc:
+            raise PydanticCustomError("url", "invalid URL: {reason}", {"reason": str(exc)}) from None
+        if not host:
+            raise PydanticCustomError("url", "the URL has no host")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        # httpx raises on non-ASCII values and h11 on bad names or CR/LF: check them here.
+        for name, text in value.items():
+            if not _TOKEN.fullmatch(name):
+                raise PydanticCustomError("header", "invalid header name {name}", {"name": name})
+            if not _HEADER_VALUE.fullmatch(text):
+                raise PydanticCustomError(
+                    "header", "header {name} must be printable ASCII without CR, LF or NUL", {"name": name}
+                )
         return value
 
 

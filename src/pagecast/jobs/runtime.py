@@ -5,8 +5,10 @@ the queue, an optional in-process worker, and submission/awaiting for the API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from redis.asyncio import Redis
@@ -64,7 +66,9 @@ class Jobs:
             log.error("redis unavailable at start: %s", exc)
         if self.run_worker:
             assert self.renderer is not None
-            webhooks = WebhookSender(self.store, secret=self.settings.webhook_secret)
+            webhooks = WebhookSender(
+                self.store, secret=self.settings.webhook_secret, backoff_s=self.settings.webhook_backoff_s
+            )
             self.worker = Worker(
                 self.redis,
                 self.renderer,
@@ -108,12 +112,24 @@ class Jobs:
 
     async def get(self, job_id: str) -> dict[str, Any] | None:
         store, _ = self._ready()
-        try:
+        with _unavailable():
             return await store.get(job_id)
-        except RedisError as exc:
-            raise QueueUnavailable(f"The job queue is unavailable: {exc}", retry_after=RETRY_AFTER_S) from exc
+
+    async def result(self, job_id: str) -> bytes | None:
+        store, _ = self._ready()
+        with _unavailable():
+            return await store.result(job_id)
+
+    async def dead_letters(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        store, _ = self._ready()
+        with _unavailable():
+            return await store.dead_letters(offset, limit)
 
     async def cancel(self, job_id: str) -> dict[str, Any] | None:
+        with _unavailable():
+            return await self._cancel(job_id)
+
+    async def _cancel(self, job_id: str) -> dict[str, Any] | None:
         store, _ = self._ready()
         record = await store.get(job_id)
         if record is None or record["status"] in TERMINAL:
@@ -128,6 +144,10 @@ class Jobs:
         return updated
 
     async def retry(self, job_id: str) -> dict[str, Any] | None:
+        with _unavailable():
+            return await self._retry(job_id)
+
+    async def _retry(self, job_id: str) -> dict[str, Any] | None:
         store, queue = self._ready()
         record = await store.get(job_id)
         if record is None or record["status"] not in ("failed", "cancelled"):
@@ -163,6 +183,16 @@ class Jobs:
                 yield state
                 if state["status"] in TERMINAL:
                     return
+
+
+@contextlib.contextmanager
+def _unavailable() -> Iterator[None]:
+    """Redis errors as a 503 with Retry-After: without it, every route but submit and status
+    answered a 500 while Redis was down."""
+    try:
+        yield
+    except RedisError as exc:
+        raise QueueUnavailable(f"The job queue is unavailable: {exc}", retry_after=RETRY_AFTER_S) from exc
 
 
 class QueueRenderer:

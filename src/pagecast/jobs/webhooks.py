@@ -35,13 +35,15 @@ def verify(
 ) -> bool:
     """What a receiver does: recompute, compare in constant time, refuse stale timestamps."""
     try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
+        parts = dict(item.strip().split("=", 1) for item in header.split(","))
         timestamp = int(parts["t"])
-    except (KeyError, ValueError):
+        received = parts["v1"].encode("ascii")  # compare_digest raises on non-ASCII str
+    except (KeyError, ValueError):  # UnicodeEncodeError is a ValueError
         return False
-    if abs((now or time.time()) - timestamp) > tolerance_s:
+    if abs((time.time() if now is None else now) - timestamp) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), header)
+    expected = sign(secret, timestamp, body).rsplit("v1=", 1)[1].encode()
+    return hmac.compare_digest(expected, received)
 
 
 class WebhookSender:
@@ -51,6 +53,9 @@ class WebhookSender:
         self.backoff_s = backoff_s
         self._client = httpx.AsyncClient(timeout=10)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Recording an outcome is read-append-write on the job: without this, two deliveries of
+        # one job (progress and completed) finishing together lost one outcome.
+        self._record_lock = asyncio.Lock()
 
     def send(self, record: dict[str, Any], event: str) -> None:
         """Deliver in the background: a slow receiver never holds a render slot."""
@@ -75,7 +80,7 @@ class WebhookSender:
                 outcome.update(status=response.status_code, error=None)
                 if response.is_success:
                     break
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
                 outcome.update(status=None, error=str(exc) or type(exc).__name__)
             if attempt < ATTEMPTS:
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
@@ -85,12 +90,23 @@ class WebhookSender:
             at=now_iso(),
         )
         log.info("webhook %s for job %s: %s", event, record["id"], outcome)
-        current = await self.store.get(record["id"])
-        if current is not None:
-            deliveries = [*(current.get("webhookDeliveries") or []), outcome]
-            await self.store.update(record["id"], webhookDeliveries=deliveries)
+        async with self._record_lock:
+            current = await self.store.get(record["id"])
+            if current is not None:
+                deliveries = [*(current.get("webhookDeliveries") or []), outcome]
+                await self.store.update(record["id"], webhookDeliveries=deliveries)
+
+    async def flush(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for the deliveries under way (their retries included)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+        await self.flush(5)
+        # Deliveries still retrying would otherwise die on the closed client with an error
+        # nobody sees; cancel them plainly instead.
+        late = set(self._tasks)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
         await self._client.aclose()

@@ -70,8 +70,13 @@ class Worker:
         return len(self._running)
 
     async def start(self) -> None:
-        await self.queue.ensure_groups()
-        await self.queue.heartbeat(self.name)
+        # Redis down at start must not stop the process: /health reports it degraded, and the
+        # loops below retry (the groups are created once Redis answers; see _take_jobs).
+        try:
+            await self.queue.ensure_groups()
+            await self.queue.heartbeat(self.name)
+        except RedisError as exc:
+            log.warning("worker %s starts without redis: %s", self.name, exc)
         self._background = [
             asyncio.create_task(self._every(HEARTBEAT_EVERY_S, self._beat)),
             asyncio.create_task(self._every(RECLAIM_EVERY_S, self._reclaim)),
@@ -126,6 +131,9 @@ class Worker:
             except RedisError as exc:
                 self._slots.release()
                 log.warning("worker %s cannot read the queue: %s", self.name, exc)
+                if "NOGROUP" in str(exc):  # Redis was down at start, or came back empty
+                    with contextlib.suppress(RedisError):
+                        await self.queue.ensure_groups()
                 await asyncio.sleep(1)
                 continue
             except BaseException:
@@ -146,16 +154,21 @@ class Worker:
         self._slots.release()
 
     async def _listen_for_cancels(self) -> None:
-        async with self.redis.pubsub() as pubsub:
-            await pubsub.subscribe(CANCEL_CHANNEL)
-            async for message in pubsub.listen():
-                if message["type"] != "message":
-                    continue
-                job_id = message["data"].decode()
-                task = self._running.get(job_id)
-                if task is not None:
-                    self._cancelled.add(job_id)
-                    task.cancel()
+        while True:  # a dropped connection (or Redis down at start) must not end the listener
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CANCEL_CHANNEL)
+                    async for message in pubsub.listen():
+                        if message["type"] != "message":
+                            continue
+                        job_id = message["data"].decode()
+                        task = self._running.get(job_id)
+                        if task is not None:
+                            self._cancelled.add(job_id)
+                            task.cancel()
+            except RedisError as exc:
+                log.warning("worker %s: cancel listener lost redis: %s", self.name, exc)
+                await asyncio.sleep(1)
 
     # ----- one job -----
 
@@ -175,12 +188,14 @@ class Worker:
             }
             await self._fail(delivery, record, error)
             return
-        await self.store.update(
+        processing = await self.store.update(
             job_id,
             status="processing",
             startedAt=now_iso(),
             progress={"percent": 10, "message": f"rendering (attempt {attempts})"},
         )
+        if processing is not None:  # webhook `progress` events were accepted but never sent
+            self.webhooks.send(processing, "progress")
         try:
             capture = CAPTURES[record["kind"]]
             request = capture.request_model.model_validate(record["request"])

@@ -72,8 +72,7 @@ async def list_failed(
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
-    store, _ = jobs(request)._ready()
-    items, total = await store.dead_letters(offset, limit)
+    items, total = await jobs(request).dead_letters(offset, limit)
     return {"jobs": items, "total": total, "offset": offset, "limit": limit}
 
 
@@ -87,8 +86,7 @@ async def result(request: Request, job_id: str) -> Response:
     record = await _record(request, job_id)
     if record["status"] != "completed":
         raise JobConflict(f"Job {job_id} is {record['status']}, not completed")
-    store, _ = jobs(request)._ready()
-    data = await store.result(job_id)
+    data = await jobs(request).result(job_id)
     if data is None:
         raise JobNotFound(f"The result of job {job_id} has expired")
     return Response(data, media_type=record["result"]["contentType"])
