@@ -349,3 +349,27 @@ async def test_serve_without_a_redis_url_runs_its_own_redis_and_stops_it(
         assert embedded.status() == psutil.STATUS_ZOMBIE  # only if init has not reaped it yet
     assert not socket_file.exists()
     assert any(p.name.startswith("appendonly") for p in (data_dir / "redis").rglob("*"))
+
+
+async def test_worker_rides_out_a_redis_restart(
+    api: Jobs, redis_server: RedisProcess, site: Site, processes: Processes
+) -> None:
+    worker, health = await processes.worker("survivor", redis_server.url)
+    await processes.ready(worker, health)
+    redis_server.kill()
+    redis_server.start()
+
+    done = await _done(api, (await api.submit(JobOptions(kind="render"), GREEN))[0]["id"], processes, 30)
+    assert done["status"] == "completed", done
+    # Cancellation reaches the worker through a subscription, which had to reconnect too.
+    path = _unique("cancel-after-restart")
+    record, _ = await api.submit(JobOptions(kind="render"), _pinging(site, path, 20_000))
+    await asyncio.to_thread(site.wait_for_hits, path, 1, 30)
+    await api.cancel(record["id"])
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + 5
+        while (await client.get(health)).json()["capacity"]["jobsRunning"]:
+            assert time.monotonic() < deadline, "the cancelled job still holds its slot"
+            await asyncio.sleep(0.05)
+    done = await _done(api, (await api.submit(JobOptions(kind="render"), GREEN))[0]["id"], processes, 10)
+    assert done["status"] == "completed", done

@@ -125,6 +125,22 @@ class JobQueue:
                     await self.redis.xgroup_delconsumer(name, GROUP, owner_name)
         return claimed
 
+    async def own_pending(self, consumer: str, min_idle_ms: int) -> list[Delivery]:
+        """Entries this consumer holds: after Redis dropped a job's bookkeeping, the worker
+        finds its orphans here (its heartbeat kept others from reclaiming them)."""
+        found: list[Delivery] = []
+        for priority in PRIORITIES:
+            name = stream(priority)
+            pending: list[Any] = await self.redis.xpending_range(
+                name, GROUP, "-", "+", 100, consumername=consumer, idle=min_idle_ms
+            )
+            ids = [p["message_id"] for p in pending]
+            if ids:
+                entries: Any = await self.redis.xrange(name, min=ids[0], max=ids[-1])
+                wanted = set(ids)
+                found += [Delivery(name, eid, f[b"job"].decode()) for eid, f in entries if eid in wanted]
+        return found
+
     async def depth(self) -> dict[str, int]:
         return {p: int(await self.redis.xlen(stream(p))) for p in PRIORITIES}
 

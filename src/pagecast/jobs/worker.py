@@ -122,6 +122,13 @@ class Worker:
             log.warning("worker %s reclaimed job %s from a dead worker", self.name, delivery.job_id)
             await self._slots.acquire()
             self._spawn(delivery)
+        # Our own entries that no task is working on: a job whose bookkeeping failed while
+        # Redis was away. Idle for a while, so an entry just read is never picked up twice.
+        for delivery in await self.queue.own_pending(self.name, min_idle_ms=5_000):
+            if delivery.job_id not in self._running and not self._stopping.is_set():
+                log.warning("worker %s resumes orphaned job %s", self.name, delivery.job_id)
+                await self._slots.acquire()
+                self._spawn(delivery)
 
     async def _take_jobs(self) -> None:
         while not self._stopping.is_set():
@@ -147,11 +154,15 @@ class Worker:
     def _spawn(self, delivery: Delivery) -> None:
         task = asyncio.create_task(self._process(delivery))
         self._running[delivery.job_id] = task
-        task.add_done_callback(lambda _: self._finished(delivery.job_id))
+        task.add_done_callback(lambda done: self._finished(delivery.job_id, done))
 
-    def _finished(self, job_id: str) -> None:
+    def _finished(self, job_id: str, task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
         self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            # Typically Redis vanished mid-bookkeeping; the entry stays pending on us and
+            # _reclaim resumes it once Redis is back.
+            log.error("job %s: %s", job_id, task.exception())
 
     async def _listen_for_cancels(self) -> None:
         while True:  # a dropped connection (or Redis down at start) must not end the listener
