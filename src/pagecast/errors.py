@@ -92,6 +92,13 @@ class QueueUnavailable(PagecastError):
     code = "queue_unavailable"
 
 
+class ResultTooLarge(PagecastError):
+    """A job's artifact is over the size kept in Redis (blob storage will lift this)."""
+
+    status = 413
+    code = "result_too_large"
+
+
 class JobNotFound(PagecastError):
     status = 404
     code = "job_not_found"

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     retry_base_s: float = Field(default=1.0, gt=0, description="First retry backoff (doubles).")
     # Configurable so tests (and impatient deployments) need not wait 1+2+4+8 s for 5 tries.
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="First webhook retry wait (doubles).")
+    result_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Largest result a job keeps in Redis."
+    )
     worker_health_port: int | None = Field(default=None, description="`pagecast worker` health port.")
 
     @property

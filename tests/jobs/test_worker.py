@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+from redis.asyncio import Redis
+
 from pagecast.jobs.models import JobOptions
 from pagecast.jobs.queue import JobQueue
 from pagecast.jobs.runtime import Jobs
 from pagecast.models import ScreenshotRequest
-from tests.conftest import close_to, pixel
+from pagecast.renderer import Renderer
+from tests.conftest import close_to, make_settings, pixel
 from tests.jobs.conftest import finished
+from tests.redis_process import RedisProcess
 from tests.site import Site
 
 RED = ScreenshotRequest(
@@ -114,3 +118,22 @@ async def test_failed_job_can_be_retried_by_hand(jobs: Jobs) -> None:
     done = await finished(jobs, record["id"])
     assert done["status"] == "failed"
     assert done["attempts"] == 1  # counted afresh
+
+
+async def test_result_over_the_redis_limit_fails_without_retry(
+    renderer: Renderer, redis_client: Redis, redis_server: RedisProcess
+) -> None:
+    settings = make_settings(redis_url=redis_server.url, result_max_bytes=2048)
+    runtime = Jobs(settings, renderer, run_worker=True)
+    await runtime.start()
+    try:
+        big = ScreenshotRequest(html="<p>big</p>", viewport={"width": 800, "height": 600})
+        record, _ = await runtime.submit(JobOptions(kind="render"), big)
+        done = await finished(runtime, record["id"])
+        assert done["status"] == "failed"
+        assert done["error"]["code"] == "result_too_large"
+        assert done["attempts"] == 1
+        small, _ = await runtime.submit(JobOptions(kind="render"), RED)  # 64x48 red: a few hundred bytes
+        assert (await finished(runtime, small["id"]))["status"] == "completed"
+    finally:
+        await runtime.stop()

@@ -75,6 +75,7 @@ class Jobs:
                 ttl_s=self.settings.job_ttl,
                 retry_base_s=self.settings.retry_base_s,
                 webhooks=webhooks,
+                result_max_bytes=self.settings.result_max_bytes,
             )
             await self.worker.start()
 

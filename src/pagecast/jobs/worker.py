@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from pagecast.capture import CAPTURES
-from pagecast.errors import PagecastError
+from pagecast.errors import PagecastError, ResultTooLarge
 from pagecast.jobs.models import TERMINAL
 from pagecast.jobs.queue import Delivery, JobQueue
 from pagecast.jobs.store import JobStore, now_iso
@@ -50,8 +50,10 @@ class Worker:
         name: str | None = None,
         retry_base_s: float = RETRY_BASE_S,
         webhooks: WebhookSender | None = None,
+        result_max_bytes: int | None = None,
     ) -> None:
         self.redis = redis
+        self.result_max_bytes = result_max_bytes or renderer.settings.result_max_bytes
         self.renderer = renderer
         self.store = JobStore(redis, ttl_s=ttl_s)
         self.queue = JobQueue(redis)
@@ -223,6 +225,11 @@ class Worker:
         except Exception as exc:
             log.exception("job %s failed unexpectedly", job_id)
             await self._failed_attempt(delivery, record, attempts, PagecastError(f"internal error: {exc}"))
+            return
+        limit = self.result_max_bytes
+        if artifact.size > limit:
+            too_large = ResultTooLarge(f"The result is {artifact.size} bytes; jobs keep at most {limit}")
+            await self._failed_attempt(delivery, record, attempts, too_large)
             return
         await self.store.save_result(job_id, artifact)
         result = {
