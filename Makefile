@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench deps system clean
+.PHONY: run test lint format bench bench-render bench-queue deps system clean
 
 deps: system $(STAMP)
 
@@ -33,8 +33,13 @@ format: deps
 	$(BIN)/ruff check --fix src tests benchmarks scripts
 	$(BIN)/ruff format src tests benchmarks scripts
 
-bench: deps
+bench: bench-render bench-queue
+
+bench-render: deps
 	$(BIN)/python benchmarks/render_bench.py
+
+bench-queue: deps
+	$(BIN)/python benchmarks/queue_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

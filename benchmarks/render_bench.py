@@ -197,7 +197,9 @@ def row(name: str, stats: dict[str, float]) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--soak", type=int, default=5000, help="renders for the memory-growth check (0: skip)")
+    parser.add_argument(
+        "--soak", type=int, default=5000, help="renders for the memory-growth check (0: skip)"
+    )
     args = parser.parse_args()
 
     floor = await bench_floor(args.requests)

@@ -150,7 +150,9 @@ def test_serve_renders_over_http_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
-    env = _env(PAGECAST_PORT=str(port), PAGECAST_MAX_CONCURRENCY="1", PAGECAST_LOG_LEVEL="info")
+    # Its own data dir: the embedded redis of a serve elsewhere on this machine is not ours.
+    env = _env(PAGECAST_PORT=str(port), PAGECAST_MAX_CONCURRENCY="1", PAGECAST_LOG_LEVEL="info",
+               PAGECAST_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
     with log.open("wb") as sink:
         server = subprocess.Popen([*PAGECAST, "serve"], stdout=sink, stderr=subprocess.STDOUT, env=env)
     try:

@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="Default PAGECAST_PORT or 3000.")
     serve.add_argument("--no-worker", dest="worker", action="store_false",
                        help="API only: no browser; sync renders go through the queue.")  # fmt: skip
-    worker = commands.add_parser("worker", help="Run a queue worker only.")
+    worker = commands.add_parser(
+        "worker", help="Run a queue worker only (PAGECAST_REDIS_URL, else a local serve's embedded redis)."
+    )
     worker.add_argument("--health-port", dest="worker_health_port", type=int,
                         help="Serve /health on this port.")  # fmt: skip
 

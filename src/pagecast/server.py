@@ -10,6 +10,7 @@ import signal
 import uvicorn
 
 from pagecast.api import create_app
+from pagecast.jobs.redis_server import EmbeddedRedis
 from pagecast.jobs.runtime import Jobs, QueueRenderer
 from pagecast.renderer import Renderer, RenderService
 from pagecast.settings import Settings
@@ -48,6 +49,12 @@ def run_worker(settings: Settings) -> None:
 
 
 async def _worker(settings: Settings) -> None:
+    if not settings.redis_url:
+        # A worker never owns Redis: a private one would get no jobs, and starting it would
+        # take the socket of a `pagecast serve` on this data dir. It joins that one instead.
+        socket = EmbeddedRedis(settings.data_dir / "redis").url
+        log.info("no PAGECAST_REDIS_URL: using the embedded redis of pagecast serve at %s", socket)
+        settings = settings.model_copy(update={"redis_url": socket})
     renderer = Renderer(settings)
     jobs = Jobs(settings, renderer, run_worker=True)
     stop = asyncio.Event()

@@ -36,6 +36,14 @@ class EmbeddedRedis:
         if executable is None:
             raise RuntimeError("redis-server not found: install it (make run does) or set PAGECAST_REDIS_URL")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if await self._answering():
+            # Unlinking a live server's socket would split the queue between two servers on one
+            # AOF: another pagecast on this data dir, or the orphan of one that was SIGKILLed.
+            raise RuntimeError(
+                f"a redis-server already answers on {self.socket}: another pagecast uses "
+                f"{self.data_dir.parent}? Set PAGECAST_REDIS_URL=unix://{self.socket} to share it, "
+                "another PAGECAST_DATA_DIR, or stop it (redis-cli -s SOCKET shutdown)"
+            )
         self.socket.unlink(missing_ok=True)
         self.process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; we poll for readiness below
             [
@@ -60,6 +68,10 @@ class EmbeddedRedis:
                 str(self.data_dir / "redis.log"),
             ],
             stdin=subprocess.DEVNULL,
+            # Its own session: a terminal's Ctrl-C reaches the whole foreground process group,
+            # and redis-server would quit at once, while pagecast still drains running jobs
+            # whose results then could not be saved. pagecast stops it itself, last.
+            start_new_session=True,
         )
         client = Redis.from_url(self.url)
         try:
@@ -74,6 +86,17 @@ class EmbeddedRedis:
         finally:
             await client.aclose()
         log.info("embedded redis-server pid=%s at %s", self.process.pid, self.socket)
+
+    async def _answering(self) -> bool:
+        if not self.socket.exists():
+            return False
+        client = Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return bool(await client.ping())
+        except (RedisError, OSError):
+            return False  # a stale socket file: nobody listens
+        finally:
+            await client.aclose()
 
     async def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -35,6 +35,20 @@ RECLAIM_EVERY_S = 3.0
 RETRY_BASE_S = 1.0
 
 
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again while any is still running.
+
+    One ``cancel()`` is not enough: on Python 3.11, ``asyncio.wait_for`` (which redis-py calls
+    to send a command) swallows a cancellation that lands as the command completes (CPython
+    gh-86296), and a loop that then carries on never ended — drain hung for good.
+    """
+    while pending := [t for t in tasks if not t.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=1)
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def backoff(attempt: int, base_s: float = RETRY_BASE_S) -> float:
     """Exponential backoff with full jitter: spreads retries of a burst of failed jobs."""
     return random.uniform(base_s, base_s * 2**attempt)
@@ -90,17 +104,14 @@ class Worker:
         """Stop taking jobs; wait up to ``grace_s`` for running ones, then cancel them."""
         self._stopping.set()
         if self._main is not None:
-            self._main.cancel()
-            await asyncio.gather(self._main, return_exceptions=True)
+            await _cancel([self._main])
         running = list(self._running.values())
         if running:
             _, late = await asyncio.wait(running, timeout=grace_s)
-            for task in late:
+            for task in late:  # once: a second cancel could cut the render's own cleanup short
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await _cancel(self._background)
         await self.webhooks.close()
         with contextlib.suppress(RedisError):
             await self.queue.forget(self.name)
@@ -108,7 +119,7 @@ class Worker:
     # ----- loops -----
 
     async def _every(self, period_s: float, action: Any) -> None:
-        while True:
+        while not self._stopping.is_set():  # see _cancel: a cancel can be lost
             try:
                 await action()
             except RedisError as exc:  # Redis down: keep trying; reconnects are automatic
@@ -167,7 +178,8 @@ class Worker:
             log.error("job %s: %s", job_id, task.exception())
 
     async def _listen_for_cancels(self) -> None:
-        while True:  # a dropped connection (or Redis down at start) must not end the listener
+        # A dropped connection (or Redis down at start) must not end the listener; drain does.
+        while not self._stopping.is_set():
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CANCEL_CHANNEL)
