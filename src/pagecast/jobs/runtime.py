@@ -138,8 +138,14 @@ class Jobs:
         from pagecast.jobs.store import now_iso
 
         updated = await store.update(
-            job_id, status="cancelled", cancelledAt=now_iso(), progress={"percent": 0, "message": "cancelled"}
+            job_id,
+            expect=("pending", "processing"),
+            status="cancelled",
+            cancelledAt=now_iso(),
+            progress={"percent": 0, "message": "cancelled"},
         )
+        if updated is None:  # it finished (or was cancelled) meanwhile: report what it is now
+            return await store.get(job_id)
         assert self.redis is not None
         await self.redis.publish(CANCEL_CHANNEL, job_id)  # the worker running it stops it
         return updated
@@ -155,12 +161,15 @@ class Jobs:
             return record
         updated = await store.update(
             job_id,
+            expect=("failed", "cancelled"),
             status="pending",
             attempts=0,
             error=None,
             failedAt=None,
             progress={"percent": 0, "message": "queued (manual retry)"},
         )
+        if updated is None:  # a concurrent retry won; it queued the job
+            return await store.get(job_id)
         await store.remove_dead_letter(job_id)
         await queue.enqueue(job_id, record["priority"])
         return updated

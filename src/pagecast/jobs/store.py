@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from pagecast.capture import Artifact
 from pagecast.jobs.models import JobOptions
@@ -103,11 +104,32 @@ class JobStore:
             return None
         return {_text(k): json.loads(v) for k, v in raw.items()}
 
-    async def update(self, job_id: str, **fields: Any) -> dict[str, Any] | None:
-        """Write fields (only if the job still exists) and publish the new state."""
-        if not await self.redis.exists(job_key(job_id)):
-            return None
-        await self._write(job_id, fields)
+    async def update(
+        self, job_id: str, *, expect: tuple[str, ...] | None = None, **fields: Any
+    ) -> dict[str, Any] | None:
+        """Write fields and publish the new state; None if the job is gone or, with ``expect``,
+        no longer in one of those statuses.
+
+        ``expect`` makes a status change a compare-and-set (WATCH/MULTI): a worker finishing
+        a job can never overwrite a client's cancel that landed a moment earlier, and two
+        workers can never both move one job from pending to processing.
+        """
+        key = job_key(job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    status: Any = await pipe.hget(key, "status")
+                    if status is None or (expect is not None and json.loads(status) not in expect):
+                        await pipe.reset()  # type: ignore[no-untyped-call]
+                        return None
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
+                    pipe.expire(key, self.ttl_s)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue  # changed under us: look again
         record = await self.get(job_id)
         if record is not None:
             await self.redis.publish(events_channel(job_id), json.dumps(public(record)))

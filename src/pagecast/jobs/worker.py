@@ -215,12 +215,15 @@ class Worker:
             return
         processing = await self.store.update(
             job_id,
+            expect=("pending", "processing"),  # "processing": reclaimed from a dead worker
             status="processing",
             startedAt=now_iso(),
             progress={"percent": 10, "message": f"rendering (attempt {attempts})"},
         )
-        if processing is not None:  # webhook `progress` events were accepted but never sent
-            self.webhooks.send(processing, "progress")
+        if processing is None:  # cancelled (or expired) before it started
+            await self.queue.ack(delivery)
+            return
+        self.webhooks.send(processing, "progress")
         try:
             capture = CAPTURES[record["kind"]]
             request = capture.request_model.model_validate(record["request"])
@@ -254,6 +257,7 @@ class Worker:
         }
         done = await self.store.update(
             job_id,
+            expect=("processing",),  # a cancel that landed meanwhile wins
             status="completed",
             completedAt=now_iso(),
             result=result,
@@ -270,20 +274,25 @@ class Worker:
         error = {"code": exc.code, "message": exc.message, "status": exc.status}
         if exc.retryable and attempts < record["maxAttempts"]:
             delay = backoff(attempts, self.retry_base_s)
-            await self.store.update(
+            again = await self.store.update(
                 record["id"],
+                expect=("processing",),
                 status="pending",
                 error=error,
                 progress={"percent": 0, "message": f"retrying in {delay:.1f}s"},
             )
-            await self.queue.retry_later(record["id"], record["priority"], delay, time.time())
+            if again is not None:
+                await self.queue.retry_later(record["id"], record["priority"], delay, time.time())
             await self.queue.ack(delivery)
             return
         await self._fail(delivery, record, error)
 
     async def _fail(self, delivery: Delivery, record: dict[str, Any], error: dict[str, Any]) -> None:
-        failed = await self.store.update(record["id"], status="failed", failedAt=now_iso(), error=error)
-        await self.store.add_dead_letter(record["id"])
+        failed = await self.store.update(
+            record["id"], expect=("pending", "processing"), status="failed", failedAt=now_iso(), error=error
+        )
+        if failed is not None:
+            await self.store.add_dead_letter(record["id"])
         await self.queue.ack(delivery)
         if failed is not None:
             self.webhooks.send(failed, "failed")
