@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from redis.asyncio import Redis
@@ -52,3 +53,9 @@ async def finished(jobs: Jobs, job_id: str, timeout_s: float = 60) -> dict[str, 
         async for state in jobs.updates(job_id):
             final = state
     return final
+
+
+async def submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    r = await client.post("/v1/jobs", json=body)
+    assert r.status_code == 202, r.text
+    return str(r.json()["jobId"])

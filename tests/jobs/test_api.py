@@ -22,7 +22,7 @@ from pagecast.jobs.runtime import Jobs
 from pagecast.jobs.worker import Worker
 from pagecast.renderer import Renderer
 from tests.conftest import close_to, image, make_settings, pixel
-from tests.jobs.conftest import finished
+from tests.jobs.conftest import finished, submit
 from tests.redis_process import RedisProcess
 from tests.site import Site
 
@@ -57,12 +57,6 @@ async def api_only(
             yield runtime, c
     finally:
         await runtime.stop()
-
-
-async def submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
-    r = await client.post("/v1/jobs", json=body)
-    assert r.status_code == 202, r.text
-    return str(r.json()["jobId"])
 
 
 async def job_keys(redis_client: Redis) -> list[Any]:

@@ -21,7 +21,7 @@ from pagecast.jobs.store import events_channel, public
 from pagecast.jobs.webhooks import HEADER, sign, verify
 from pagecast.renderer import Renderer
 from tests.conftest import make_settings
-from tests.jobs.conftest import finished
+from tests.jobs.conftest import finished, submit
 from tests.redis_process import RedisProcess
 from tests.site import Seen, Site
 
@@ -51,12 +51,6 @@ async def hooked(
             yield runtime, c
     finally:
         await runtime.stop()
-
-
-async def submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
-    r = await client.post("/v1/jobs", json=body)
-    assert r.status_code == 202, r.text
-    return str(r.json()["jobId"])
 
 
 async def state_where(
