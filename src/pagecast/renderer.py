@@ -19,7 +19,7 @@ from playwright.async_api import Error as PlaywrightError
 from pagecast.browser.emulation import Emulation, emulation_for
 from pagecast.browser.pool import BrowserPool
 from pagecast.browser.slot import Slot
-from pagecast.capture import CAPTURES, Artifact, Capture
+from pagecast.capture import Artifact, Capture, capture_for
 from pagecast.capture.document import build_document
 from pagecast.capture.load import Stage, load
 from pagecast.errors import (
@@ -68,14 +68,8 @@ class Renderer:
     async def stop(self) -> None:
         await self.pool.stop()
 
-    def capture_for(self, request: PageOptions) -> Capture[Any]:
-        for capture in CAPTURES.values():
-            if type(request) is capture.request_model:
-                return capture
-        raise TypeError(f"no capture for {type(request).__name__}")
-
     async def render(self, request: R) -> Artifact:
-        capture = self.capture_for(request)
+        capture = capture_for(request)
         timeout_ms = request.timeout or self.settings.default_timeout_ms
         if timeout_ms > self.settings.max_timeout_ms:
             raise InvalidOption("timeout", f"at most {self.settings.max_timeout_ms} ms on this server")

@@ -32,4 +32,13 @@ SCREENSHOT = Capture("render", ScreenshotRequest, capture_screenshot)
 PDF = Capture("pdf", PdfRequest, capture_pdf, default_media="print")
 CAPTURES: dict[str, Capture[Any]] = {c.kind: c for c in (SCREENSHOT, PDF)}
 
-__all__ = ["CAPTURES", "PDF", "SCREENSHOT", "Artifact", "Capture"]
+
+def capture_for(request: PageOptions) -> Capture[Any]:
+    """The capture a request model belongs to."""
+    for capture in CAPTURES.values():
+        if type(request) is capture.request_model:
+            return capture
+    raise TypeError(f"no capture for {type(request).__name__}")
+
+
+__all__ = ["CAPTURES", "PDF", "SCREENSHOT", "Artifact", "Capture", "capture_for"]

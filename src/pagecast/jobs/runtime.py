@@ -18,12 +18,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from pagecast.capture import Artifact
+from pagecast.capture import Artifact, capture_for
 from pagecast.errors import QueueUnavailable, RenderTimeout, error_for
 from pagecast.jobs.models import TERMINAL, JobOptions
 from pagecast.jobs.queue import JobQueue
 from pagecast.jobs.redis_server import EmbeddedRedis
-from pagecast.jobs.store import JobStore, events_channel, public
+from pagecast.jobs.store import JobStore, events_channel, now_iso, public
 from pagecast.jobs.webhooks import WebhookSender
 from pagecast.jobs.worker import CANCEL_CHANNEL, Worker
 from pagecast.models.page import PageOptions
@@ -135,8 +135,6 @@ class Jobs:
         record = await store.get(job_id)
         if record is None or record["status"] in TERMINAL:
             return record
-        from pagecast.jobs.store import now_iso
-
         updated = await store.update(
             job_id,
             expect=("pending", "processing"),
@@ -219,9 +217,7 @@ class QueueRenderer:
         pass
 
     async def render(self, request: PageOptions) -> Artifact:
-        from pagecast.capture import CAPTURES
-
-        kind = next(k for k, c in CAPTURES.items() if type(request) is c.request_model)
+        kind = capture_for(request).kind
         record, _ = await self.jobs.submit(JobOptions(kind=kind, priority="high"), request)
         deadline = (
             request.timeout or self.settings.default_timeout_ms
