@@ -132,9 +132,7 @@ class Jobs:
 
     async def _cancel(self, job_id: str) -> dict[str, Any] | None:
         store, _ = self._ready()
-        record = await store.get(job_id)
-        if record is None or record["status"] in TERMINAL:
-            return record
+        # The compare-and-set decides: only a pending or running job can be cancelled.
         updated = await store.update(
             job_id,
             expect=("pending", "processing"),
@@ -142,7 +140,7 @@ class Jobs:
             cancelledAt=now_iso(),
             progress={"percent": 0, "message": "cancelled"},
         )
-        if updated is None:  # it finished (or was cancelled) meanwhile: report what it is now
+        if updated is None:  # gone, or already final: report what it is now
             return await store.get(job_id)
         assert self.redis is not None
         await self.redis.publish(CANCEL_CHANNEL, job_id)  # the worker running it stops it
@@ -154,9 +152,7 @@ class Jobs:
 
     async def _retry(self, job_id: str) -> dict[str, Any] | None:
         store, queue = self._ready()
-        record = await store.get(job_id)
-        if record is None or record["status"] not in ("failed", "cancelled"):
-            return record
+        # The compare-and-set decides: only a failed or cancelled job is run again.
         updated = await store.update(
             job_id,
             expect=("failed", "cancelled"),
@@ -166,10 +162,10 @@ class Jobs:
             failedAt=None,
             progress={"percent": 0, "message": "queued (manual retry)"},
         )
-        if updated is None:  # a concurrent retry won; it queued the job
+        if updated is None:  # gone, not failed/cancelled, or a concurrent retry won
             return await store.get(job_id)
         await store.remove_dead_letter(job_id)
-        await queue.enqueue(job_id, record["priority"])
+        await queue.enqueue(job_id, updated["priority"])
         return updated
 
     async def updates(self, job_id: str) -> Any:
